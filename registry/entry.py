@@ -1,0 +1,65 @@
+"""The registry entry: one model routable (or not) in one environment."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Any
+
+STATUSES = ("ready", "pending", "disabled")
+HEALTHS = ("Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown")
+MANAGERS = ("manifest", "cli")
+
+# Fields that describe what the router should do; the rest is bookkeeping.
+SPEC_FIELDS = ("namespace", "endpoint", "status", "managed_by", "deregistered")
+
+
+@dataclass(frozen=True)
+class Entry:
+    model_name: str
+    environment: str
+    namespace: str
+    endpoint: str
+    status: str = "ready"
+    health: str = "Unknown"
+    managed_by: str = "cli"
+    deregistered: bool = False
+    last_health_check: datetime | None = None
+    id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    deregistered_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.environment, self.model_name)
+
+    def spec(self) -> dict[str, Any]:
+        """The fields a change is about (no ids, no timestamps, no health)."""
+        return {name: getattr(self, name) for name in SPEC_FIELDS}
+
+    def with_changes(self, **fields: Any) -> Entry:
+        return replace(self, **fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping with the field names of the database table."""
+        data = asdict(self)
+        del data["deregistered"]
+        for name, value in data.items():
+            if isinstance(value, datetime):
+                data[name] = value.isoformat()
+        return {"id": data.pop("id"), **data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
+        fields = dict(data)
+        for name in ("last_health_check", "created_at", "updated_at", "deregistered_at"):
+            if fields.get(name):
+                fields[name] = datetime.fromisoformat(fields[name])
+        fields.setdefault("deregistered", fields.get("deregistered_at") is not None)
+        return cls(**fields)
+
+
+def cache_key(environment: str, model_name: str) -> str:
+    """The router's Redis key for one entry (design.md section 5)."""
+    return f"model_registry:{environment}:{model_name}"

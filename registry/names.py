@@ -1,0 +1,88 @@
+"""Naming rules and the endpoint convention (design.md section 3)."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import InvalidEndpoint, InvalidName
+
+DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+DNS_1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+MAX_LABEL = 63
+DEFAULT_NAMESPACE = "system"
+DEFAULT_PORT = 8000
+CLUSTER_SUFFIX = ".svc.cluster.local"
+
+
+def check_model_name(name: str, environment: str | None = None) -> str:
+    """Return ``name`` if it is a DNS-1035 label whose Service name fits in 63 chars."""
+    if not DNS_1035_LABEL.fullmatch(name or ""):
+        raise InvalidName(
+            f"invalid model name {name!r}: use lower-case letters, digits and '-', "
+            "starting with a letter and ending with a letter or digit (a DNS-1035 label)"
+        )
+    if environment is not None and len(service_name(name, environment)) > MAX_LABEL:
+        raise InvalidName(
+            f"model name {name!r} is too long for environment {environment!r}: the Service "
+            f"name {service_name(name, environment)!r} has "
+            f"{len(service_name(name, environment))} characters, at most {MAX_LABEL} allowed"
+        )
+    return name
+
+
+def check_environment(environment: str) -> str:
+    if not DNS_1123_LABEL.fullmatch(environment or "") or len(environment) > MAX_LABEL:
+        raise InvalidName(
+            f"invalid environment {environment!r}: use a DNS label of lower-case letters, "
+            "digits and '-' (for example development, staging, production)"
+        )
+    return environment
+
+
+def check_namespace(namespace: str) -> str:
+    if not DNS_1123_LABEL.fullmatch(namespace or "") or len(namespace) > MAX_LABEL:
+        raise InvalidName(
+            f"invalid namespace {namespace!r}: a Kubernetes namespace is a DNS label of "
+            "lower-case letters, digits and '-'"
+        )
+    return namespace
+
+
+def check_target(model_name: str, environment: str, namespace: str | None = None) -> None:
+    """Check every name of a command's target before anything touches a database."""
+    check_environment(environment)
+    check_model_name(model_name, environment)
+    if namespace is not None:
+        check_namespace(namespace)
+
+
+def service_name(model_name: str, environment: str) -> str:
+    return f"{model_name}-{environment}"
+
+
+def convention_endpoint(
+    model_name: str, environment: str, namespace: str = DEFAULT_NAMESPACE, port: int = DEFAULT_PORT
+) -> str:
+    """``{model}-{environment}.{namespace}.svc.cluster.local:{port}``."""
+    return f"{service_name(model_name, environment)}.{namespace}{CLUSTER_SUFFIX}:{port}"
+
+
+def parse_endpoint(endpoint: str) -> tuple[str, int]:
+    """Split ``host:port`` and enforce the endpoint policy: in-cluster Services only."""
+    host, sep, port_text = (endpoint or "").rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise InvalidEndpoint(
+            f"invalid endpoint {endpoint!r}: expected host:port with a port from 1 to 65535, "
+            f"for example {convention_endpoint('llama-2-7b', 'production')}"
+        )
+    if not host.endswith(CLUSTER_SUFFIX):
+        raise InvalidEndpoint(
+            f"endpoint {endpoint!r} is outside the cluster: the host must be a Service name "
+            f"ending in {CLUSTER_SUFFIX}, so that no registry entry can route traffic to an "
+            "arbitrary host"
+        )
+    return host, int(port_text)
+
+
+def endpoint_port(endpoint: str) -> int:
+    return parse_endpoint(endpoint)[1]

@@ -1,0 +1,263 @@
+"""Reading and writing the registry tables.
+
+``commit_changes`` is the only code that writes entries; the reconciler's
+``apply`` is its only caller, so locking, the revision check, audit and the
+cache outbox happen in exactly one place.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .entry import Entry, cache_key
+from .errors import DatabaseUnavailable, LockTimeout, StaleRevision
+
+if TYPE_CHECKING:
+    import psycopg
+
+ENTRY_COLUMNS = (
+    "id, model_name, environment, namespace, endpoint, status, health, managed_by, "
+    "last_health_check, created_at, updated_at, deregistered_at"
+)
+# Namespace of the per-environment advisory locks (first half of the two-int key).
+APPLY_LOCK_CLASS = 0x72656769  # "regi"
+
+
+@dataclass(frozen=True)
+class EntryWrite:
+    """The new state of one entry plus how it is recorded in the audit log."""
+
+    action: str
+    entry: Entry
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    actor: str
+    plan_id: str
+    commit_sha: str | None = None
+    pipeline_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    recorded_at: Any
+    environment: str
+    revision: int
+    plan_id: str
+    action: str
+    model_name: str
+    actor: str
+    commit_sha: str | None
+    pipeline_url: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    (id_, model, env, ns, endpoint, status, health, managed, checked, created, updated, dereg) = row
+    return Entry(
+        id=id_,
+        model_name=model,
+        environment=env,
+        namespace=ns,
+        endpoint=endpoint,
+        status=status,
+        health=health,
+        managed_by=managed,
+        deregistered=dereg is not None,
+        last_health_check=checked,
+        created_at=created,
+        updated_at=updated,
+        deregistered_at=dereg,
+    )
+
+
+def list_entries(
+    conn: psycopg.Connection,
+    *,
+    environment: str | None = None,
+    status: str | None = None,
+    model_name: str | None = None,
+) -> list[Entry]:
+    conditions, params = [], []
+    for column, value in (("environment", environment), ("status", status), ("model_name", model_name)):
+        if value is not None:
+            conditions.append(f"{column} = %s")  # column names are fixed above, values bound
+            params.append(value)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    query = f"SELECT {ENTRY_COLUMNS} FROM model_registry_entries{where} ORDER BY id"
+    return [_entry(row) for row in conn.execute(query, params)]
+
+
+def get_entry(conn: psycopg.Connection, environment: str, model_name: str) -> Entry | None:
+    row = conn.execute(
+        f"SELECT {ENTRY_COLUMNS} FROM model_registry_entries"
+        " WHERE environment = %s AND model_name = %s",
+        (environment, model_name),
+    ).fetchone()
+    return _entry(row) if row else None
+
+
+def revision(conn: psycopg.Connection, environment: str) -> int:
+    row = conn.execute(
+        "SELECT revision FROM registry_revisions WHERE environment = %s", (environment,)
+    ).fetchone()
+    return row[0] if row else 0
+
+
+def snapshot(conn: psycopg.Connection, environment: str) -> tuple[int, list[Entry]]:
+    """The environment's revision and entries, read consistently in one transaction."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return revision(conn, environment), list_entries(conn, environment=environment)
+
+
+def history(
+    conn: psycopg.Connection,
+    *,
+    environment: str | None = None,
+    model_name: str | None = None,
+    limit: int = 100,
+) -> list[AuditRecord]:
+    conditions, params = [], []
+    for column, value in (("environment", environment), ("model_name", model_name)):
+        if value is not None:
+            conditions.append(f"{column} = %s")
+            params.append(value)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = conn.execute(
+        "SELECT id, recorded_at, environment, revision, plan_id, action, model_name, actor,"
+        f" commit_sha, pipeline_url, before, after FROM registry_audit_log{where}"
+        " ORDER BY id DESC LIMIT %s",
+        [*params, limit],
+    )
+    return [AuditRecord(*row) for row in rows]
+
+
+def lock_key(environment: str) -> int:
+    # crc32 is stable across processes and Python versions (hash() is not); fits int4.
+    return zlib.crc32(environment.encode()) - 2**31
+
+
+_UPSERT = """
+INSERT INTO model_registry_entries AS e
+    (model_name, environment, namespace, endpoint, status, health, managed_by,
+     last_health_check, deregistered_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END)
+ON CONFLICT (model_name, environment) DO UPDATE SET
+    namespace = EXCLUDED.namespace,
+    endpoint = EXCLUDED.endpoint,
+    status = EXCLUDED.status,
+    health = EXCLUDED.health,
+    managed_by = EXCLUDED.managed_by,
+    last_health_check = COALESCE(EXCLUDED.last_health_check, e.last_health_check),
+    deregistered_at = CASE WHEN EXCLUDED.deregistered_at IS NULL THEN NULL
+                           ELSE COALESCE(e.deregistered_at, EXCLUDED.deregistered_at) END,
+    updated_at = now()
+"""
+
+_AUDIT = """
+INSERT INTO registry_audit_log
+    (environment, revision, plan_id, action, model_name, actor, commit_sha, pipeline_url,
+     before, after)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+"""
+
+
+def commit_changes(
+    conn: psycopg.Connection,
+    environment: str,
+    base_revision: int,
+    writes: Sequence[EntryWrite],
+    audit: AuditContext,
+    *,
+    lock_timeout: float,
+) -> int:
+    """Write ``writes`` in one transaction and return the new revision.
+
+    Takes the environment's transaction-scoped advisory lock (it works behind
+    PgBouncer in transaction mode and is released by commit, rollback or a
+    dead connection), refuses a stale base revision, upserts the entries,
+    appends one audit row per write, bumps the revision once and queues the
+    changed cache keys in the outbox. Statements are batched with executemany,
+    which psycopg pipelines: a handful of round trips whatever the size.
+    """
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
+            try:
+                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (APPLY_LOCK_CLASS, lock_key(environment)))
+            except psycopg.errors.LockNotAvailable:
+                raise LockTimeout(
+                    f"another apply holds the lock on environment {environment!r} and did not "
+                    f"release it within {lock_timeout:g} s: wait for it to finish and run the "
+                    "command again, or raise --lock-timeout"
+                ) from None
+            cur.execute("SELECT set_config('lock_timeout', '0', true)")
+            current = revision(conn, environment)
+            if current != base_revision:
+                raise StaleRevision(
+                    f"saved plan is stale: environment {environment!r} is at revision {current}, "
+                    f"the plan was made at revision {base_revision}; run plan again"
+                )
+            cur.executemany(
+                _UPSERT,
+                [
+                    (
+                        w.entry.model_name,
+                        w.entry.environment,
+                        w.entry.namespace,
+                        w.entry.endpoint,
+                        w.entry.status,
+                        w.entry.health,
+                        w.entry.managed_by,
+                        w.entry.last_health_check,
+                        w.entry.deregistered,
+                    )
+                    for w in writes
+                ],
+            )
+            new_revision = cur.execute(
+                "INSERT INTO registry_revisions (environment, revision) VALUES (%s, 1)"
+                " ON CONFLICT (environment) DO UPDATE"
+                " SET revision = registry_revisions.revision + 1 RETURNING revision",
+                (environment,),
+            ).fetchone()[0]
+            cur.executemany(
+                _AUDIT,
+                [
+                    (
+                        environment,
+                        new_revision,
+                        audit.plan_id,
+                        w.action,
+                        w.entry.model_name,
+                        audit.actor,
+                        audit.commit_sha,
+                        audit.pipeline_url,
+                        Jsonb(w.before) if w.before is not None else None,
+                        Jsonb(w.after) if w.after is not None else None,
+                    )
+                    for w in writes
+                ],
+            )
+            cur.executemany(
+                "INSERT INTO registry_cache_outbox (cache_key) VALUES (%s)",
+                [(cache_key(environment, w.entry.model_name),) for w in writes],
+            )
+            return new_revision
+    except psycopg.OperationalError as error:
+        raise DatabaseUnavailable(
+            f"lost the connection to the database during apply: {str(error).strip()}. "
+            "The transaction was rolled back and nothing was written; run the command again"
+        ) from None
