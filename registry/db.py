@@ -76,7 +76,9 @@ def connect(target: Target | None = None, *, prepare_schema: bool = True) -> psy
     try:
         conn = psycopg.connect(target.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as error:
-        reason = redact(str(error).strip().splitlines()[0] if str(error).strip() else "", target.url)
+        reason = redact(
+            str(error).strip().splitlines()[0] if str(error).strip() else "", target.url
+        )
         raise DatabaseUnavailable(
             f"failed to connect to database ({target.description}): {reason}. "
             "Check that DATABASE_URL points at a running PostgreSQL that accepts this user, "

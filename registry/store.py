@@ -87,7 +87,11 @@ def list_entries(
     model_name: str | None = None,
 ) -> list[Entry]:
     conditions, params = [], []
-    for column, value in (("environment", environment), ("status", status), ("model_name", model_name)):
+    for column, value in (
+        ("environment", environment),
+        ("status", status),
+        ("model_name", model_name),
+    ):
         if value is not None:
             conditions.append(f"{column} = %s")  # column names are fixed above, values bound
             params.append(value)
@@ -194,9 +198,14 @@ def commit_changes(
 
     try:
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute("SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",))
+            cur.execute(
+                "SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",)
+            )
             try:
-                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (APPLY_LOCK_CLASS, lock_key(environment)))
+                cur.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    (APPLY_LOCK_CLASS, lock_key(environment)),
+                )
             except psycopg.errors.LockNotAvailable:
                 raise LockTimeout(
                     f"another apply holds the lock on environment {environment!r} and did not "

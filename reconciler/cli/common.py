@@ -10,8 +10,10 @@ import typer
 if TYPE_CHECKING:
     import psycopg
 
+    from reconciler.apply import ApplyResult
 
-class OutputFormat(str, enum.Enum):
+
+class OutputFormat(enum.StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -42,7 +44,9 @@ def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:
     return db.connect(target, prepare_schema=prepare_schema)
 
 
-Environment = Annotated[str, typer.Option("--environment", "-e", help="Environment, e.g. production.")]
+Environment = Annotated[
+    str, typer.Option("--environment", "-e", help="Environment, e.g. production.")
+]
 ModelName = Annotated[str, typer.Option("--model-name", "-m", help="Model name, e.g. llama-2-7b.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
 Actor = Annotated[
@@ -53,3 +57,10 @@ LockTimeout = Annotated[
     float, typer.Option("--lock-timeout", help="Seconds to wait for another apply's lock.")
 ]
 Format = Annotated[OutputFormat, typer.Option("--format", "-o", help="Output format.")]
+
+
+def report_apply(result: ApplyResult) -> None:
+    """The closing lines of every command that applied a plan."""
+    if result.applied:
+        environment = result.plan.environment
+        say(f'Applied to environment "{environment}", now at revision {result.revision}.')

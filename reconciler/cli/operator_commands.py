@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from reconciler import render
-from reconciler.apply import DEFAULT_LOCK_TIMEOUT
+from reconciler.apply import DEFAULT_LOCK_TIMEOUT, ApplyResult
 from reconciler.plan import Plan
 from registry import names
 
@@ -23,6 +23,7 @@ from .common import (
     OutputFormat,
     open_registry,
     out,
+    report_apply,
     say,
     warn,
 )
@@ -53,23 +54,34 @@ def _write(
             current = store.get_entry(conn, environment, model_name)
         plan = build(current, revision)
         if dry_run or not plan.has_changes:
-            revision_after = revision
+            result = None
             break
         try:
-            revision_after = apply(conn, plan, actor=actor, lock_timeout=lock_timeout).revision
+            result = apply(conn, plan, actor=actor, lock_timeout=lock_timeout)
             break
         except StaleRevision:
             if attempt == STALE_RETRIES - 1:
                 raise
     for message in plan.warnings:
         warn(message)
-    _report(plan, revision_after, dry_run=dry_run, output=output)
+    _report(plan, result, dry_run=dry_run, output=output)
 
 
-def _report(plan: Plan, revision: int, *, dry_run: bool, output: OutputFormat) -> None:
-    applied = plan.has_changes and not dry_run
+def _report(plan: Plan, result: ApplyResult | None, *, dry_run: bool, output: OutputFormat) -> None:
+    if result is not None:
+        report_apply(result)
     if output is OutputFormat.json:
-        out(render.to_json({**plan.to_dict(), "applied": applied, "dry_run": dry_run, "new_revision": revision}))
+        revision = result.revision if result else plan.base_revision
+        out(
+            render.to_json(
+                {
+                    **plan.to_dict(),
+                    "applied": result is not None,
+                    "dry_run": dry_run,
+                    "new_revision": revision,
+                }
+            )
+        )
         return
     if output is OutputFormat.csv:
         out(render.entries_csv([c.after for c in plan.changes]))
@@ -80,8 +92,6 @@ def _report(plan: Plan, revision: int, *, dry_run: bool, output: OutputFormat) -
     out(render.plan_text(plan))
     if dry_run:
         say("Dry run: nothing was written.")
-    else:
-        say(f'Applied to environment "{plan.environment}", now at revision {revision}.')
 
 
 @app.command()
@@ -115,7 +125,15 @@ def register(
             endpoint=endpoint,
         )
 
-    _write(model_name, environment, build, dry_run=dry_run, output=output, actor=actor, lock_timeout=lock_timeout)
+    _write(
+        model_name,
+        environment,
+        build,
+        dry_run=dry_run,
+        output=output,
+        actor=actor,
+        lock_timeout=lock_timeout,
+    )
 
 
 def _status_command(action: str, help_text: str) -> None:
@@ -136,7 +154,15 @@ def _status_command(action: str, help_text: str) -> None:
                 current, revision, model_name=model_name, environment=environment, action=action
             )
 
-        _write(model_name, environment, build, dry_run=dry_run, output=output, actor=actor, lock_timeout=lock_timeout)
+        _write(
+            model_name,
+            environment,
+            build,
+            dry_run=dry_run,
+            output=output,
+            actor=actor,
+            lock_timeout=lock_timeout,
+        )
 
     command.__doc__ = help_text
     app.command(name=action)(command)
@@ -161,7 +187,9 @@ def list_entries(
 
     if status is not None and status not in STATUSES:
         raise RegistryError(f"invalid status {status!r}: use one of {', '.join(STATUSES)}")
-    entries = store.list_entries(open_registry(), environment=environment, status=status, model_name=model_name)
+    entries = store.list_entries(
+        open_registry(), environment=environment, status=status, model_name=model_name
+    )
     renderers = {
         OutputFormat.table: render.entries_table,
         OutputFormat.json: render.entries_json,
@@ -180,7 +208,9 @@ def history(
     """Show the audit log: who changed what, when, from which commit."""
     from registry import store
 
-    records = store.history(open_registry(), environment=environment, model_name=model_name, limit=limit)
+    records = store.history(
+        open_registry(), environment=environment, model_name=model_name, limit=limit
+    )
     if output is OutputFormat.json:
         out(render.to_json([vars(r) for r in records]))
         return
