@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -48,28 +49,43 @@ def apply(
     actor: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> ApplyResult:
-    """Apply ``plan`` in one transaction, or raise and write nothing.
+    """Apply a plan made earlier (a saved or reviewed plan), or raise and write nothing.
 
     Raises ``StaleRevision`` when the environment moved on since the plan was
     made and ``LockTimeout`` when another apply holds the environment.
     """
-    if not plan.has_changes:
-        return ApplyResult(plan, store.revision(conn, plan.environment))
-    writes = [
-        store.EntryWrite(
-            action=change.action,
-            entry=change.after,
-            before=_entry_to_dict(change.before),
-            after=_entry_to_dict(change.after),
-        )
-        for change in plan.changes
-    ]
-    revision = store.commit_changes(
-        conn,
-        plan.environment,
-        plan.base_revision,
-        writes,
-        audit_context(plan, actor),
-        lock_timeout=lock_timeout,
+    return apply_current(
+        conn, plan.environment, lambda: plan, actor=actor, lock_timeout=lock_timeout
     )
+
+
+def apply_current(
+    conn: psycopg.Connection,
+    environment: str,
+    make_plan: Callable[[], Plan],
+    *,
+    actor: str | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> ApplyResult:
+    """Plan and apply in one transaction under the environment lock.
+
+    Imperative commands use this directly: their plan is made from the state
+    seen under the lock, so concurrent commands queue instead of going stale.
+    """
+    with store.environment_lock(conn, environment, lock_timeout=lock_timeout):
+        plan = make_plan()
+        if not plan.has_changes:
+            return ApplyResult(plan, store.revision(conn, environment))
+        writes = [
+            store.EntryWrite(
+                action=change.action,
+                entry=change.after,
+                before=_entry_to_dict(change.before),
+                after=_entry_to_dict(change.after),
+            )
+            for change in plan.changes
+        ]
+        revision = store.write_changes(
+            conn, environment, plan.base_revision, writes, audit_context(plan, actor)
+        )
     return ApplyResult(plan, revision)

@@ -1,14 +1,15 @@
 """Reading and writing the registry tables.
 
-``commit_changes`` is the only code that writes entries; the reconciler's
-``apply`` is its only caller, so locking, the revision check, audit and the
-cache outbox happen in exactly one place.
+``write_changes`` (inside ``environment_lock``) is the only code that writes
+entries; the reconciler's ``apply`` is its only caller, so locking, the
+revision check, audit and the cache outbox happen in exactly one place.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -175,26 +176,17 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
 
 
-def commit_changes(
-    conn: psycopg.Connection,
-    environment: str,
-    base_revision: int,
-    writes: Sequence[EntryWrite],
-    audit: AuditContext,
-    *,
-    lock_timeout: float,
-) -> int:
-    """Write ``writes`` in one transaction and return the new revision.
+@contextmanager
+def environment_lock(
+    conn: psycopg.Connection, environment: str, *, lock_timeout: float
+) -> Iterator[None]:
+    """A transaction holding the environment's apply lock; commits on exit.
 
-    Takes the environment's transaction-scoped advisory lock (it works behind
-    PgBouncer in transaction mode and is released by commit, rollback or a
-    dead connection), refuses a stale base revision, upserts the entries,
-    appends one audit row per write, bumps the revision once and queues the
-    changed cache keys in the outbox. Statements are batched with executemany,
-    which psycopg pipelines: a handful of round trips whatever the size.
+    The lock is a transaction-scoped advisory lock: it works behind PgBouncer
+    in transaction mode and is released by commit, rollback or a dead
+    connection. Waiting for it is bounded by ``lock_timeout`` seconds.
     """
     import psycopg
-    from psycopg.types.json import Jsonb
 
     try:
         with conn.transaction(), conn.cursor() as cur:
@@ -213,60 +205,80 @@ def commit_changes(
                     "command again, or raise --lock-timeout"
                 ) from None
             cur.execute("SELECT set_config('lock_timeout', '0', true)")
-            current = revision(conn, environment)
-            if current != base_revision:
-                raise StaleRevision(
-                    f"saved plan is stale: environment {environment!r} is at revision {current}, "
-                    f"the plan was made at revision {base_revision}; run plan again"
-                )
-            cur.executemany(
-                _UPSERT,
-                [
-                    (
-                        w.entry.model_name,
-                        w.entry.environment,
-                        w.entry.namespace,
-                        w.entry.endpoint,
-                        w.entry.status,
-                        w.entry.health,
-                        w.entry.managed_by,
-                        w.entry.last_health_check,
-                        w.entry.deregistered,
-                    )
-                    for w in writes
-                ],
-            )
-            new_revision = cur.execute(
-                "INSERT INTO registry_revisions (environment, revision) VALUES (%s, 1)"
-                " ON CONFLICT (environment) DO UPDATE"
-                " SET revision = registry_revisions.revision + 1 RETURNING revision",
-                (environment,),
-            ).fetchone()[0]
-            cur.executemany(
-                _AUDIT,
-                [
-                    (
-                        environment,
-                        new_revision,
-                        audit.plan_id,
-                        w.action,
-                        w.entry.model_name,
-                        audit.actor,
-                        audit.commit_sha,
-                        audit.pipeline_url,
-                        Jsonb(w.before) if w.before is not None else None,
-                        Jsonb(w.after) if w.after is not None else None,
-                    )
-                    for w in writes
-                ],
-            )
-            cur.executemany(
-                "INSERT INTO registry_cache_outbox (cache_key) VALUES (%s)",
-                [(cache_key(environment, w.entry.model_name),) for w in writes],
-            )
-            return new_revision
+            yield
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(
             f"lost the connection to the database during apply: {str(error).strip()}. "
             "The transaction was rolled back and nothing was written; run the command again"
         ) from None
+
+
+def write_changes(
+    conn: psycopg.Connection,
+    environment: str,
+    base_revision: int,
+    writes: Sequence[EntryWrite],
+    audit: AuditContext,
+) -> int:
+    """Write ``writes`` inside ``environment_lock`` and return the new revision.
+
+    Refuses a stale base revision, upserts the entries, appends one audit row
+    per write, bumps the revision once and queues the changed cache keys in
+    the outbox. Statements are batched with executemany, which psycopg
+    pipelines: a handful of round trips whatever the number of rows.
+    """
+    from psycopg.types.json import Jsonb
+
+    current = revision(conn, environment)
+    if current != base_revision:
+        raise StaleRevision(
+            f"saved plan is stale: environment {environment!r} is at revision {current}, "
+            f"the plan was made at revision {base_revision}; run plan again"
+        )
+    with conn.cursor() as cur:
+        cur.executemany(
+            _UPSERT,
+            [
+                (
+                    w.entry.model_name,
+                    w.entry.environment,
+                    w.entry.namespace,
+                    w.entry.endpoint,
+                    w.entry.status,
+                    w.entry.health,
+                    w.entry.managed_by,
+                    w.entry.last_health_check,
+                    w.entry.deregistered,
+                )
+                for w in writes
+            ],
+        )
+        new_revision = cur.execute(
+            "INSERT INTO registry_revisions (environment, revision) VALUES (%s, 1)"
+            " ON CONFLICT (environment) DO UPDATE"
+            " SET revision = registry_revisions.revision + 1 RETURNING revision",
+            (environment,),
+        ).fetchone()[0]
+        cur.executemany(
+            _AUDIT,
+            [
+                (
+                    environment,
+                    new_revision,
+                    audit.plan_id,
+                    w.action,
+                    w.entry.model_name,
+                    audit.actor,
+                    audit.commit_sha,
+                    audit.pipeline_url,
+                    Jsonb(w.before) if w.before is not None else None,
+                    Jsonb(w.after) if w.after is not None else None,
+                )
+                for w in writes
+            ],
+        )
+        cur.executemany(
+            "INSERT INTO registry_cache_outbox (cache_key) VALUES (%s)",
+            [(cache_key(environment, w.entry.model_name),) for w in writes],
+        )
+    return new_revision

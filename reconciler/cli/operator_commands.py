@@ -28,9 +28,6 @@ from .common import (
     warn,
 )
 
-# A concurrent apply on the same environment makes our plan stale; re-plan and retry.
-STALE_RETRIES = 5
-
 
 def _write(
     model_name: str,
@@ -42,29 +39,25 @@ def _write(
     actor: str | None,
     lock_timeout: float,
 ) -> None:
-    """Plan one entry's change against the current registry, then apply it."""
-    from reconciler.apply import apply
+    """Plan one entry's change against the current registry and apply it."""
+    from reconciler.apply import apply_current
     from registry import store
-    from registry.errors import StaleRevision
 
     conn = open_registry()
-    for attempt in range(STALE_RETRIES):
-        with conn.transaction():
-            revision = store.revision(conn, environment)
-            current = store.get_entry(conn, environment, model_name)
-        plan = build(current, revision)
-        if dry_run or not plan.has_changes:
-            result = None
-            break
-        try:
-            result = apply(conn, plan, actor=actor, lock_timeout=lock_timeout)
-            break
-        except StaleRevision:
-            if attempt == STALE_RETRIES - 1:
-                raise
+
+    def make_plan() -> Plan:
+        return build(
+            store.get_entry(conn, environment, model_name), store.revision(conn, environment)
+        )
+
+    if dry_run:
+        plan, result = make_plan(), None
+    else:
+        result = apply_current(conn, environment, make_plan, actor=actor, lock_timeout=lock_timeout)
+        plan = result.plan
     for message in plan.warnings:
         warn(message)
-    _report(plan, result, dry_run=dry_run, output=output)
+    _report(plan, result if plan.has_changes else None, dry_run=dry_run, output=output)
 
 
 def _report(plan: Plan, result: ApplyResult | None, *, dry_run: bool, output: OutputFormat) -> None:
