@@ -74,18 +74,25 @@ def apply_current(
     """
     with store.environment_lock(conn, environment, lock_timeout=lock_timeout):
         plan = make_plan()
-        if not plan.has_changes:
-            return ApplyResult(plan, store.revision(conn, environment))
-        writes = [
-            store.EntryWrite(
-                action=change.action,
-                entry=change.after,
-                before=_entry_to_dict(change.before),
-                after=_entry_to_dict(change.after),
+        if plan.has_changes:
+            writes = [
+                store.EntryWrite(
+                    action=change.action,
+                    entry=change.after,
+                    before=_entry_to_dict(change.before),
+                    after=_entry_to_dict(change.after),
+                )
+                for change in plan.changes
+            ]
+            revision = store.write_changes(
+                conn, environment, plan.base_revision, writes, audit_context(plan, actor)
             )
-            for change in plan.changes
-        ]
-        revision = store.write_changes(
-            conn, environment, plan.base_revision, writes, audit_context(plan, actor)
+        else:
+            revision = store.revision(conn, environment)
+        # After the upserts, so that entries created by this plan get their health too.
+        store.record_health(
+            conn,
+            environment,
+            [store.HealthRecord(o.model_name, o.health, o.checked_at) for o in plan.observations],
         )
     return ApplyResult(plan, revision)

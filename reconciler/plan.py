@@ -8,11 +8,14 @@ manifest reconciliation both produce one; ``reconciler.apply`` applies it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from registry.entry import Entry
+
+from .health import Health
 
 FORMAT_VERSION = "1"
 ACTIONS = ("create", "update", "enable", "disable", "deregister")
@@ -39,6 +42,29 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Observation:
+    """The Kubernetes health a plan saw for one model.
+
+    Applying a plan records it (``health``, ``last_health_check``) but it is
+    never a change: no revision bump, no audit row.
+    """
+
+    model_name: str
+    health: str
+    checked_at: datetime
+    reason: str | None = None
+
+
+def observations(health: Mapping[str, Health] | None) -> tuple[Observation, ...]:
+    """The observations to record from ``observe_health``'s answer (None: nothing seen)."""
+    return tuple(
+        Observation(model, h.status, h.checked_at, h.reason)
+        for model, h in sorted((health or {}).items())
+        if h.checked_at is not None
+    )
+
+
+@dataclass(frozen=True)
 class Plan:
     environment: str
     base_revision: int
@@ -46,6 +72,10 @@ class Plan:
     unchanged: int = 0
     unmanaged: tuple[str, ...] = ()  # entries the manifest does not list, left alone
     warnings: tuple[str, ...] = ()
+    observations: tuple[Observation, ...] = ()
+    # Disables or deregisters more than half of the environment's ready entries
+    # (and more than one): `apply` refuses it without --allow-mass-removal.
+    mass_removal: bool = False
     plan_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -70,6 +100,16 @@ class Plan:
             "changes": [_change_to_dict(c) for c in self.changes],
             "unmanaged": list(self.unmanaged),
             "warnings": list(self.warnings),
+            "mass_removal": self.mass_removal,
+            "observations": [
+                {
+                    "model_name": o.model_name,
+                    "health": o.health,
+                    "reason": o.reason,
+                    "checked_at": o.checked_at.isoformat(),
+                }
+                for o in self.observations
+            ],
         }
 
     @classmethod
@@ -81,6 +121,16 @@ class Plan:
             unchanged=data["summary"]["unchanged"],
             unmanaged=tuple(data.get("unmanaged", ())),
             warnings=tuple(data.get("warnings", ())),
+            mass_removal=bool(data.get("mass_removal", False)),
+            observations=tuple(
+                Observation(
+                    o["model_name"],
+                    o["health"],
+                    datetime.fromisoformat(o["checked_at"]),
+                    o.get("reason"),
+                )
+                for o in data.get("observations", ())
+            ),
             plan_id=data["plan_id"],
             created_at=data["created_at"],
         )
@@ -126,7 +176,11 @@ def change_for(before: Entry | None, after: Entry, reason: str | None = None) ->
     names = {f.name for f in fields}
     if new["deregistered"] and not old["deregistered"]:
         action = "deregister"
-    elif names <= {"status", "deregistered"} and old["status"] == "disabled":
+    elif (
+        names <= {"status", "deregistered"}
+        and old["status"] == "disabled"
+        and new["status"] != "disabled"
+    ):
         action = "enable"
     elif names == {"status"} and new["status"] == "disabled":
         action = "disable"

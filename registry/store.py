@@ -38,6 +38,15 @@ class EntryWrite:
 
 
 @dataclass(frozen=True)
+class HealthRecord:
+    """An observation of one entry's deployment: bookkeeping, not a change."""
+
+    model_name: str
+    health: str
+    checked_at: Any  # datetime
+
+
+@dataclass(frozen=True)
 class AuditContext:
     actor: str
     plan_id: str
@@ -282,3 +291,31 @@ def write_changes(
             [(cache_key(environment, w.entry.model_name),) for w in writes],
         )
     return new_revision
+
+
+def record_health(
+    conn: psycopg.Connection, environment: str, records: Sequence[HealthRecord]
+) -> None:
+    """Store observed health and its time, inside ``environment_lock``, in one statement.
+
+    Health is not a change: no revision bump, no audit row, no cache
+    invalidation, ``updated_at`` untouched, so saved plans stay valid. An
+    older observation (a saved plan applied late) never overwrites a newer one.
+    """
+    if not records:
+        return
+    conn.execute(
+        """
+        UPDATE model_registry_entries AS e
+        SET health = o.health, last_health_check = o.checked_at
+        FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS o(model_name, health, checked_at)
+        WHERE e.environment = %s AND e.model_name = o.model_name
+          AND (e.last_health_check IS NULL OR e.last_health_check <= o.checked_at)
+        """,
+        (
+            [r.model_name for r in records],
+            [r.health for r in records],
+            [r.checked_at for r in records],
+            environment,
+        ),
+    )

@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 HEALTHY = "Healthy"
 PROGRESSING = "Progressing"
@@ -22,7 +25,33 @@ class Health:
     reason: str | None = None  # e.g. "0 of 1 updated replicas are available"
     ready_replicas: int | None = None
     replicas: int | None = None
+    checked_at: datetime | None = None  # when the cluster was asked; None if never
 
     @property
     def healthy(self) -> bool:
         return self.status == HEALTHY
+
+
+def model_health(
+    deployment: Mapping[str, Any] | None,
+    service: Mapping[str, Any] | None,
+    *,
+    name: str,
+    namespace: str,
+    port: int,
+) -> Health:
+    """A model serves only when its Deployment is Healthy and its Service exposes the port.
+
+    The Deployment's verdict comes first (its replica counts are what operators
+    look at); a healthy Deployment behind a missing Service is Missing.
+    """
+    from .deployment import deployment_health
+    from .service import service_health
+
+    rollout = deployment_health(deployment, name=name, namespace=namespace)
+    if not rollout.healthy:
+        return rollout
+    routing = service_health(service, name=name, namespace=namespace, port=port)
+    if not routing.healthy:
+        return Health(routing.status, routing.reason, rollout.ready_replicas, rollout.replicas)
+    return rollout

@@ -1,0 +1,25 @@
+"""Health of the Service a model's endpoint points at: it must exist and expose the port."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import HEALTHY, MISSING, Health
+
+
+def service_health(
+    service: Mapping[str, Any] | None, *, name: str, namespace: str, port: int
+) -> Health:
+    """Healthy when the Service ``name`` exists and exposes ``port``, else Missing with why."""
+    if service is None:
+        return Health(MISSING, f"service {name} not found in namespace {namespace}")
+    ports = [p.get("port") for p in (service.get("spec") or {}).get("ports") or ()]
+    if port not in ports:
+        exposed = ", ".join(str(p) for p in ports) or "none"
+        return Health(
+            MISSING,
+            f"service {name} in namespace {namespace} does not expose port {port} "
+            f"(exposed: {exposed})",
+        )
+    return Health(HEALTHY)

@@ -1,0 +1,231 @@
+"""Observing model deployments in Kubernetes: read-only, a fixed number of round trips.
+
+For everything a plan needs this makes ONE list call per namespace and kind
+(Deployments, Services), whatever the number of models, and turns the
+answers into a ``Health`` per model with the rules in ``reconciler.health``.
+The official client is imported only here, and only when a cluster is
+configured, so that commands that never observe start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from registry import names
+from registry.entry import Entry
+from registry.errors import RegistryError
+
+from .health import Health, model_health
+
+DEFAULT_TIMEOUT = 10.0  # seconds, for connecting and for reading each answer
+RETRIES = 3  # extra attempts on 429, 5xx and connection resets
+BACKOFF = 0.5  # seconds before the first retry; doubles each time
+MAX_RETRY_AFTER = 10.0  # never sleep longer than this on a server's Retry-After
+IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+
+
+class ClusterError(RegistryError):
+    """A configured cluster is unreachable, too slow, or refused a read."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A connected API client and a printable name for messages."""
+
+    name: str  # "context prod-cluster (https://...)" or "in-cluster (https://...)"
+    api: Any  # kubernetes.client.ApiClient
+
+
+def kubeconfig_status() -> str | None:
+    """None when a cluster is configured; else why not (the line said once by the CLI)."""
+    if _kubeconfig_paths() or _in_cluster():
+        return None
+    if os.environ.get("KUBECONFIG"):
+        return f"no kubeconfig found (KUBECONFIG={os.environ['KUBECONFIG']} does not exist)"
+    return "no kubeconfig found (KUBECONFIG unset, no ~/.kube/config, not in a cluster)"
+
+
+def _kubeconfig_paths() -> list[str]:
+    configured = os.environ.get("KUBECONFIG")
+    candidates = configured.split(os.pathsep) if configured else [str(Path.home() / ".kube/config")]
+    return [path for path in candidates if path and Path(path).is_file()]
+
+
+def _in_cluster() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and IN_CLUSTER_TOKEN.is_file()
+
+
+def connect(context: str | None = None) -> Cluster | None:
+    """A client for ``context`` (default: the kubeconfig's current context, else in-cluster).
+
+    Returns None when no cluster is configured at all.
+    """
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    configuration = client.Configuration()
+    try:
+        if _kubeconfig_paths():
+            paths = os.pathsep.join(_kubeconfig_paths())
+            _, current = config.list_kube_config_contexts(config_file=paths)
+            config.load_kube_config(
+                config_file=paths, context=context, client_configuration=configuration
+            )
+            label = f"context {context or current['name']}"
+        elif _in_cluster():
+            config.load_incluster_config(client_configuration=configuration)
+            label = "in-cluster"
+        else:
+            return None
+    except ConfigException as error:
+        raise ClusterError(
+            f"cannot use the kubeconfig{f' context {context!r}' if context else ''}: {error}. "
+            "Check KUBECONFIG and the context name (kubectl config get-contexts), or pass "
+            "--no-kube to skip health checks"
+        ) from None
+    # Our own loop retries what is worth retrying; urllib3's silent retries would hide it.
+    configuration.retries = False
+    return Cluster(f"{label} ({configuration.host})", client.ApiClient(configuration))
+
+
+def observe_health(
+    entries: Sequence[Entry],
+    *,
+    context: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = RETRIES,
+    backoff: float = BACKOFF,
+) -> Mapping[str, Health] | None:
+    """Health of each entry's Deployment and Service, keyed by model name.
+
+    None when no cluster is configured at all (the caller says so once).
+    Raises ``ClusterError`` when the cluster cannot be read.
+    """
+    cluster = connect(context)
+    if cluster is None:
+        return None
+    with cluster.api:
+        namespaces = sorted({entry.namespace for entry in entries})
+        deployments: dict[tuple[str, str], dict[str, Any]] = {}
+        services: dict[tuple[str, str], dict[str, Any]] = {}
+        for namespace in namespaces:
+            for kind, found in (("deployments", deployments), ("services", services)):
+                items = _list(cluster, kind, namespace, timeout, retries, backoff)
+                found.update({(namespace, item["metadata"]["name"]): item for item in items})
+        checked_at = datetime.now(UTC)
+    health = {}
+    for entry in entries:
+        name = names.service_name(entry.model_name, entry.environment)
+        key = (entry.namespace, name)
+        observed = model_health(
+            deployments.get(key),
+            services.get(key),
+            name=name,
+            namespace=entry.namespace,
+            port=names.endpoint_port(entry.endpoint),
+        )
+        health[entry.model_name] = Health(
+            observed.status, observed.reason, observed.ready_replicas, observed.replicas, checked_at
+        )
+    return health
+
+
+def _list(
+    cluster: Cluster, kind: str, namespace: str, timeout: float, retries: int, backoff: float
+) -> list[dict[str, Any]]:
+    """One list call, retried with backoff on 429, 5xx and connection resets."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import ProtocolError, ReadTimeoutError
+
+    call = {
+        "deployments": client.AppsV1Api(cluster.api).list_namespaced_deployment,
+        "services": client.CoreV1Api(cluster.api).list_namespaced_service,
+    }[kind]
+    verb = f"cannot list {kind} in namespace {namespace}"
+    delay = backoff
+    for attempt in range(retries + 1):
+        last = attempt == retries
+        try:
+            response = call(namespace, _preload_content=False, _request_timeout=(timeout, timeout))
+            return json.loads(response.data)["items"]
+        except ApiException as error:
+            if error.status == 429 or error.status >= 500:
+                if last:
+                    raise ClusterError(
+                        f"{verb}: the cluster {cluster.name} answered {error.status} "
+                        f"({_api_message(error)}) {retries + 1} times. It is overloaded or "
+                        "failing; try again later, or pass --no-kube to skip health checks"
+                    ) from None
+                pause = _retry_after(error) or delay
+            else:
+                raise ClusterError(_refusal(verb, cluster, error)) from None
+        except ReadTimeoutError:
+            raise ClusterError(
+                f"{verb}: the cluster {cluster.name} did not answer within {timeout:g} s. "
+                "Check the cluster's health and your network, or pass --no-kube to skip "
+                "health checks"
+            ) from None
+        except ProtocolError as error:
+            if last:
+                raise ClusterError(
+                    f"{verb}: the connection to the cluster {cluster.name} was reset "
+                    f"{retries + 1} times ({_cause(error)}). Check the network between here "
+                    "and the API server, or pass --no-kube to skip health checks"
+                ) from None
+            pause = delay
+        except Exception as error:  # urllib3 connection errors have no common public base
+            raise ClusterError(
+                f"{verb}: the cluster {cluster.name} is unreachable ({_cause(error)}). "
+                "Check the kubeconfig context and that the API server is reachable from here, "
+                "or pass --no-kube to skip health checks"
+            ) from None
+        time.sleep(pause)
+        delay *= 2
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _refusal(verb: str, cluster: Any, error: Any) -> str:
+    if error.status == 401:
+        return (
+            f"{verb}: the cluster {cluster.name} did not accept our credentials (401: "
+            f"{_api_message(error)}). Renew the kubeconfig's token or certificate, or pass "
+            "--no-kube to skip health checks"
+        )
+    if error.status == 403:
+        return (
+            f"{verb}: the cluster {cluster.name} forbids it (403: {_api_message(error)}). "
+            "Grant the account get and list on deployments and services in this namespace "
+            "(see examples/rbac.yaml), or pass --no-kube to skip health checks"
+        )
+    return (
+        f"{verb}: the cluster {cluster.name} answered {error.status} ({_api_message(error)}). "
+        "Check the kubeconfig context, or pass --no-kube to skip health checks"
+    )
+
+
+def _api_message(error: Any) -> str:
+    """The ``message`` of a Kubernetes Status body, else the HTTP reason."""
+    try:
+        return json.loads(error.body)["message"]
+    except (TypeError, ValueError, KeyError):
+        return str(error.reason or "no reason given")
+
+
+def _retry_after(error: Any) -> float | None:
+    """The server's Retry-After in seconds (capped), if it sent one."""
+    header = (error.headers or {}).get("Retry-After")
+    return min(float(header), MAX_RETRY_AFTER) if header and header.isdigit() else None
+
+
+def _cause(error: BaseException) -> str:
+    # urllib3 wraps the socket error (connection refused, name resolution) a level or two down.
+    reason = getattr(error, "reason", None) or error.__cause__ or error
+    return str(reason).split(": ", 1)[-1] if ": " in str(reason) else str(reason)
