@@ -9,9 +9,13 @@ from registry.entry import Entry
 
 
 def entry(name, **fields):
-    return Entry(
-        name, "production", "system", f"{name}-production.system.svc.cluster.local:8000", **fields
-    )
+    base = {
+        "model_name": name,
+        "environment": "production",
+        "namespace": "system",
+        "endpoint": f"{name}-production.system.svc.cluster.local:8000",
+    }
+    return Entry(**{**base, **fields})
 
 
 def test_terraform_report_maps_actions_to_gitlab_counts():
