@@ -5,10 +5,11 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from registry import store
+from registry.cache import Cache, CacheUnavailable, pending_invalidations, sync_outbox
 
 from .plan import Plan, _entry_to_dict
 
@@ -22,6 +23,9 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 class ApplyResult:
     plan: Plan
     revision: int  # the environment's revision after the apply
+    invalidated: int = 0  # cache outbox rows synced to Redis after the commit
+    pending_invalidations: int = 0  # left queued because Redis was unavailable
+    cache_error: str | None = None  # why they were left queued
 
     @property
     def applied(self) -> bool:
@@ -48,14 +52,16 @@ def apply(
     *,
     actor: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    cache: Cache | None = None,
 ) -> ApplyResult:
     """Apply a plan made earlier (a saved or reviewed plan), or raise and write nothing.
 
     Raises ``StaleRevision`` when the environment moved on since the plan was
-    made and ``LockTimeout`` when another apply holds the environment.
+    made and ``LockTimeout`` when another apply holds the environment. With
+    ``cache``, the router's cache is invalidated after the commit.
     """
     return apply_current(
-        conn, plan.environment, lambda: plan, actor=actor, lock_timeout=lock_timeout
+        conn, plan.environment, lambda: plan, actor=actor, lock_timeout=lock_timeout, cache=cache
     )
 
 
@@ -66,6 +72,7 @@ def apply_current(
     *,
     actor: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    cache: Cache | None = None,
 ) -> ApplyResult:
     """Plan and apply in one transaction under the environment lock.
 
@@ -95,4 +102,21 @@ def apply_current(
             environment,
             [store.HealthRecord(o.model_name, o.health, o.checked_at) for o in plan.observations],
         )
-    return ApplyResult(plan, revision)
+    return _invalidate(conn, ApplyResult(plan, revision), cache)
+
+
+def _invalidate(conn: psycopg.Connection, result: ApplyResult, cache: Cache | None) -> ApplyResult:
+    """Sync the cache outbox once the change is committed.
+
+    Also runs for an apply without changes, so the next apply finishes what an
+    earlier Redis outage left queued. Redis being down never fails an apply:
+    the keys stay in the outbox and the result says how many.
+    """
+    if cache is None:
+        return result
+    try:
+        return replace(result, invalidated=sync_outbox(conn, cache))
+    except CacheUnavailable as error:
+        return replace(
+            result, pending_invalidations=pending_invalidations(conn), cache_error=str(error)
+        )

@@ -1,0 +1,250 @@
+"""The router's Redis cache: connection, value encoding, invalidation, outbox sync.
+
+Keys are ``model_registry:{environment}:{model}`` (design.md section 5) and hold
+the JSON of a ``Route``. Every invalidation also increments the environment's
+generation counter, in the same MULTI as the deletes. A lookup reads the
+generation together with the key, queries the database on a miss, and fills the
+key only if the generation is unchanged (checked and set atomically by a Lua
+script). So a lookup that read a row before a change committed can never put
+that old row back after the change's invalidation ran: the classic cache-aside
+race is closed without locks on the read path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .entry import cache_key
+from .errors import DatabaseUnavailable, RegistryError
+
+if TYPE_CHECKING:
+    import psycopg
+
+DEFAULT_TTL = 120
+KEY_PREFIX = "model_registry:"
+GENERATION_PREFIX = "model_registry_generation:"
+# The router must not hang on a sick Redis: it falls back to the database instead.
+SOCKET_TIMEOUT = 1.0
+MAX_CONNECTIONS = 64
+DELETE_BATCH = 1000
+
+# KEYS[1] value key, KEYS[2] generation key; ARGV: expected generation ('' = none),
+# value, time to live in milliseconds.
+_FILL_IF_GENERATION = """
+local current = redis.call('GET', KEYS[2]) or ''
+if current ~= ARGV[1] then
+    return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+
+class CacheUnavailable(RegistryError):
+    """Redis could not be reached or failed a command."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """The fields of an entry the router needs: where to send a model's requests."""
+
+    model_name: str
+    environment: str
+    namespace: str
+    endpoint: str
+    status: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def encode(route: Route | None) -> str:
+    """The cached value; ``None`` (no such entry) is the negative-cache marker."""
+    return json.dumps(route.to_dict() if route else {"missing": True}, separators=(",", ":"))
+
+
+def decode(raw: bytes | str) -> Route | None:
+    """Inverse of ``encode``; raises ValueError for anything else (treated as a miss)."""
+    try:
+        data = json.loads(raw)
+        return None if data == {"missing": True} else Route(**data)
+    except (TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"not a cached route: {raw!r}") from error
+
+
+def generation_key(environment: str) -> str:
+    return f"{GENERATION_PREFIX}{environment}"
+
+
+def environment_of(key: str) -> str:
+    """The environment part of ``model_registry:{environment}:{model}``."""
+    return key.removeprefix(KEY_PREFIX).partition(":")[0]
+
+
+def ttl_from_env() -> int:
+    """REGISTRY_CACHE_TTL in seconds (default 120)."""
+    text = os.environ.get("REGISTRY_CACHE_TTL", "").strip()
+    if not text:
+        return DEFAULT_TTL
+    if not text.isdigit() or int(text) < 1:
+        raise RegistryError(
+            f"invalid REGISTRY_CACHE_TTL {text!r}: use a whole number of seconds of at least 1 "
+            f"(default {DEFAULT_TTL})"
+        )
+    return int(text)
+
+
+def describe(url: str) -> str:
+    """``host:port/db`` of a Redis URL, without user or password."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme == "unix":
+            return f"unix socket {parts.path}"
+        host = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+    except ValueError:  # an unparsable URL must not be echoed: it may hold a password
+        return "an unparsable REDIS_URL"
+    return f"{host}{parts.path if parts.path not in ('', '/') else '/0'}"
+
+
+def _redact(text: str, url: str) -> str:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return text.replace(url, "<REDIS_URL>")
+    return text.replace(password, "****") if password else text
+
+
+class Cache:
+    """A Redis client with its own connection pool; safe to share between threads."""
+
+    def __init__(self, url: str, *, max_connections: int = MAX_CONNECTIONS) -> None:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.url = url
+        self.description = describe(url)
+        try:
+            pool = redis.ConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                socket_timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=SOCKET_TIMEOUT,
+                health_check_interval=30,
+                # One quick retry covers a connection the server closed while idle;
+                # a down Redis must fail fast, not back off.
+                retry=Retry(NoBackoff(), 1),
+            )
+        except ValueError as error:
+            raise self.unavailable(error) from None
+        self.client = redis.Redis(connection_pool=pool)
+        self._fill = self.client.register_script(_FILL_IF_GENERATION)
+
+    @classmethod
+    def from_env(cls) -> Cache | None:
+        """The cache at REDIS_URL; None when it is unset (the cache is off)."""
+        url = os.environ.get("REDIS_URL", "").strip()
+        return cls(url) if url else None
+
+    def unavailable(self, error: Exception) -> CacheUnavailable:
+        reason = _redact(str(error).strip() or type(error).__name__, self.url)
+        return CacheUnavailable(
+            f"Redis at {self.description} is unavailable ({reason}): check REDIS_URL and that "
+            "Redis is running; queued cache invalidations stay in the registry database until "
+            "`registry cache sync` succeeds"
+        )
+
+    def _call(self, function, *args: Any) -> Any:
+        import redis
+
+        try:
+            return function(*args)
+        except redis.RedisError as error:
+            raise self.unavailable(error) from None
+
+    def read(self, environment: str, model_name: str) -> tuple[bytes | None, bytes | None]:
+        """The cached value and the environment's generation, in one round trip."""
+        key = cache_key(environment, model_name)
+        return tuple(self._call(self.client.mget, key, generation_key(environment)))
+
+    def fill(
+        self,
+        environment: str,
+        model_name: str,
+        value: str,
+        generation: bytes | None,
+        ttl: float,
+    ) -> bool:
+        """SET the key unless an invalidation ran since ``generation`` was read."""
+        keys = [cache_key(environment, model_name), generation_key(environment)]
+        args = [generation or b"", value, max(1, int(ttl * 1000))]
+        return bool(self._call(self._fill, keys, args))
+
+    def invalidate(self, keys: Iterable[str]) -> int:
+        """Delete ``keys`` in one MULTI pipeline that first bumps their environments'
+        generations (so no lookup in flight can refill them); return how many existed."""
+        keys = sorted(set(keys))
+        if not keys:
+            return 0
+        environments = sorted({environment_of(key) for key in keys})
+        pipe = self.client.pipeline(transaction=True)
+        for environment in environments:
+            pipe.incr(generation_key(environment))
+        for start in range(0, len(keys), DELETE_BATCH):
+            pipe.delete(*keys[start : start + DELETE_BATCH])
+        return sum(self._call(pipe.execute)[len(environments) :])
+
+    def invalidate_environment(self, environment: str) -> int:
+        """Drop every cached entry of ``environment``; return how many there were."""
+        # Bump first: a lookup that read before this cannot fill after the scan.
+        self._call(self.client.incr, generation_key(environment))
+        pattern = f"{cache_key(environment, '')}*"
+        keys = [
+            key.decode()
+            for key in self._call(lambda: list(self.client.scan_iter(match=pattern, count=1000)))
+        ]
+        return self.invalidate(keys)
+
+    def close(self) -> None:
+        self.client.close()
+        self.client.connection_pool.disconnect()
+
+
+def pending_invalidations(conn: psycopg.Connection) -> int:
+    """Cache keys queued by committed changes and not yet deleted from Redis."""
+    return conn.execute("SELECT count(*) FROM registry_cache_outbox").fetchone()[0]
+
+
+def sync_outbox(conn: psycopg.Connection, cache: Cache) -> int:
+    """Delete the queued keys from Redis, then remove exactly those outbox rows.
+
+    The rows are locked with SKIP LOCKED, so two syncs at once split the work
+    instead of blocking; the delete of the rows commits only after Redis
+    confirmed the pipeline. If Redis fails, CacheUnavailable is raised and
+    every row stays queued. Returns the number of rows synced.
+    """
+    import psycopg
+
+    try:
+        with conn.transaction():
+            rows = conn.execute(
+                "SELECT id, cache_key FROM registry_cache_outbox ORDER BY id FOR UPDATE SKIP LOCKED"
+            ).fetchall()
+            if not rows:
+                return 0
+            cache.invalidate(key for _, key in rows)
+            conn.execute(
+                "DELETE FROM registry_cache_outbox WHERE id = ANY(%s)", ([id_ for id_, _ in rows],)
+            )
+            return len(rows)
+    except psycopg.OperationalError as error:
+        raise DatabaseUnavailable(
+            f"lost the connection to the database while syncing the cache outbox: "
+            f"{str(error).strip()}. Nothing was removed from the outbox; run "
+            "`registry cache sync` again"
+        ) from None

@@ -1,0 +1,212 @@
+"""The router's lookup: model name and environment to endpoint, cache-aside.
+
+``Resolver.resolve`` reads Redis first (one round trip), then one indexed
+query, then fills the cache guarded by the environment's generation (see
+``registry.cache``). Redis trouble never fails a lookup: it is counted, the
+database answers, and Redis is skipped for ``cache_retry_interval`` seconds so
+a dead Redis costs no latency on every request. Both stores are pooled; one
+Resolver serves any number of threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+
+from . import names
+from .cache import Cache, CacheUnavailable, Route, decode, encode, ttl_from_env
+from .errors import DatabaseUnavailable, ModelNotFound, ModelNotReady
+
+__all__ = ["LookupStats", "Resolver", "Route", "resolve"]
+
+DEFAULT_NEGATIVE_TTL = 5.0
+_QUERY = (
+    "SELECT namespace, endpoint, status FROM model_registry_entries"
+    " WHERE model_name = %s AND environment = %s"
+)
+
+
+@dataclass(frozen=True)
+class LookupStats:
+    """Counters since the Resolver was created."""
+
+    cache_hits: int = 0
+    cache_misses: int = 0
+    cache_errors: int = 0  # Redis failed; the database answered instead
+    fills_refused: int = 0  # an invalidation ran while the database was read
+    database_queries: int = 0
+    database_errors: int = 0
+
+
+class Resolver:
+    """Cache-aside lookups against a pooled PostgreSQL and an optional Redis cache.
+
+    Takes ownership of ``cache``: ``close()`` closes both pools.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        cache: Cache | None = None,
+        ttl: float | None = None,
+        negative_ttl: float = DEFAULT_NEGATIVE_TTL,
+        max_connections: int = 10,
+        pool_timeout: float = 5.0,
+        reconnect_timeout: float = 10.0,
+        cache_retry_interval: float = 1.0,
+        description: str = "the registry database",
+    ) -> None:
+        from psycopg_pool import ConnectionPool
+
+        self.cache = cache
+        self.ttl = ttl_from_env() if ttl is None else ttl
+        self.negative_ttl = min(negative_ttl, self.ttl)
+        self.cache_retry_interval = cache_retry_interval
+        self.description = description
+        self._stats = LookupStats()
+        self._stats_lock = threading.Lock()
+        self._cache_skip_until = 0.0
+        # open(wait=False): the router starts even while PostgreSQL is down, and
+        # lookups recover once it is back. A short reconnect_timeout keeps the
+        # pool's reconnection backoff from growing past it.
+        self._pool = ConnectionPool(
+            database_url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(pool_timeout))},
+            timeout=pool_timeout,
+            reconnect_timeout=reconnect_timeout,
+            name="registry-lookup",
+            open=False,
+        )
+        self._pool.open(wait=False)
+
+    @classmethod
+    def from_env(cls, **options) -> Resolver:
+        """DATABASE_URL (or the embedded default), REDIS_URL, REGISTRY_CACHE_TTL."""
+        from .db import resolve_target
+
+        target = resolve_target()
+        return cls(target.url, cache=Cache.from_env(), description=target.description, **options)
+
+    @property
+    def stats(self) -> LookupStats:
+        with self._stats_lock:
+            return self._stats
+
+    def _count(self, name: str) -> None:
+        with self._stats_lock:
+            self._stats = replace(self._stats, **{name: getattr(self._stats, name) + 1})
+
+    def resolve(self, model_name: str, environment: str) -> Route:
+        """The route of a ready model; raises ModelNotFound or ModelNotReady."""
+        names.check_environment(environment)
+        # Request input that cannot be a registered name is unknown: no cache key, no query.
+        if not names.DNS_1035_LABEL.fullmatch(model_name or "") or len(model_name) > 63:
+            raise ModelNotFound(model_name)
+        route = self._lookup(model_name, environment)
+        if route is None:
+            raise ModelNotFound(model_name)
+        if route.status != "ready":
+            raise ModelNotReady(model_name, route.status)
+        return route
+
+    def _lookup(self, model_name: str, environment: str) -> Route | None:
+        cache = self.cache if time.monotonic() >= self._cache_skip_until else None
+        generation = None
+        if cache is not None:
+            try:
+                raw, generation = cache.read(environment, model_name)
+            except CacheUnavailable:
+                self._cache_failed()
+                cache = None
+            else:
+                hit, route = _cached(raw)
+                if hit:
+                    self._count("cache_hits")
+                    return route
+                self._count("cache_misses")
+        route = self._query(model_name, environment)
+        ttl = self.ttl if route is not None else self.negative_ttl
+        if cache is not None and ttl > 0:
+            try:
+                if not cache.fill(environment, model_name, encode(route), generation, ttl):
+                    self._count("fills_refused")
+            except CacheUnavailable:
+                self._cache_failed()
+        return route
+
+    def _cache_failed(self) -> None:
+        self._count("cache_errors")
+        self._cache_skip_until = time.monotonic() + self.cache_retry_interval
+
+    def _query(self, model_name: str, environment: str) -> Route | None:
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        self._count("database_queries")
+        try:
+            try:
+                return self._fetch(model_name, environment)
+            except PoolTimeout:
+                raise
+            except psycopg.OperationalError:
+                # A server restart breaks every pooled connection at once: drop
+                # the broken ones, then retry once on a fresh connection.
+                self._pool.check()
+                return self._fetch(model_name, environment)
+        except psycopg.Error as error:
+            raise self._unavailable(error) from None
+
+    def _fetch(self, model_name: str, environment: str) -> Route | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(_QUERY, (model_name, environment)).fetchone()
+        return Route(model_name, environment, *row) if row else None
+
+    def _unavailable(self, error: Exception) -> DatabaseUnavailable:
+        self._count("database_errors")
+        from .db import redact
+
+        text = str(error).strip()
+        reason = redact(text.splitlines()[0] if text else type(error).__name__, self._pool.conninfo)
+        return DatabaseUnavailable(
+            f"registry lookup failed: {self.description} did not answer ({reason}). "
+            "Check that PostgreSQL is running and DATABASE_URL is right; lookups recover by "
+            "themselves once it is back"
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    def __enter__(self) -> Resolver:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _cached(raw: bytes | None) -> tuple[bool, Route | None]:
+    """(hit, route) for a cached value; an unreadable value counts as a miss and is refilled."""
+    if raw is None:
+        return False, None
+    try:
+        return True, decode(raw)
+    except ValueError:
+        return False, None
+
+
+_default: Resolver | None = None
+_default_lock = threading.Lock()
+
+
+def resolve(model_name: str, environment: str) -> Route:
+    """``Resolver.from_env().resolve``, with one Resolver shared by the whole process."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Resolver.from_env()
+    return _default.resolve(model_name, environment)
