@@ -172,3 +172,17 @@ def cli(database_url: str):
         return run_cli(*args, env={"DATABASE_URL": database_url, **(env or {})}, **kwargs)
 
     return run
+
+
+@pytest.fixture
+def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fake Kubernetes API server (tests/kube_fake.py) that KUBECONFIG points at.
+
+    Set on the test's process environment, so `cli(...)` subprocesses use it too.
+    """
+    from .kube_fake import FakeKube
+
+    fake = FakeKube()
+    monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig(tmp_path / "kubeconfig")))
+    yield fake
+    fake.close()

@@ -272,7 +272,10 @@ class FakeKube:
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client timed out and hung up: expected
 
             def _reset(self) -> None:
                 # SO_LINGER 0: close() sends RST, which the client sees as a connection reset.
