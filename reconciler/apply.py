@@ -118,5 +118,5 @@ def _invalidate(conn: psycopg.Connection, result: ApplyResult, cache: Cache | No
         return replace(result, invalidated=sync_outbox(conn, cache))
     except CacheUnavailable as error:
         return replace(
-            result, pending_invalidations=pending_invalidations(conn), cache_error=str(error)
+            result, pending_invalidations=pending_invalidations(conn), cache_error=error.summary
         )

@@ -48,6 +48,13 @@ return 1
 class CacheUnavailable(RegistryError):
     """Redis could not be reached or failed a command."""
 
+    def __init__(self, description: str, reason: str) -> None:
+        self.summary = f"Redis at {description} is unavailable ({reason})"
+        super().__init__(
+            f"{self.summary}: check REDIS_URL and that Redis is running; queued cache "
+            "invalidations stay in the registry database until `registry cache sync` succeeds"
+        )
+
 
 @dataclass(frozen=True)
 class Route:
@@ -153,11 +160,7 @@ class Cache:
 
     def unavailable(self, error: Exception) -> CacheUnavailable:
         reason = _redact(str(error).strip() or type(error).__name__, self.url)
-        return CacheUnavailable(
-            f"Redis at {self.description} is unavailable ({reason}): check REDIS_URL and that "
-            "Redis is running; queued cache invalidations stay in the registry database until "
-            "`registry cache sync` succeeds"
-        )
+        return CacheUnavailable(self.description, reason)
 
     def _call(self, function, *args: Any) -> Any:
         import redis

@@ -8,7 +8,7 @@ import typer
 
 from registry.errors import RegistryError
 
-from . import operator_commands  # noqa: F401  (registers the commands)
+from . import cache_commands, operator_commands  # noqa: F401  (registers the commands)
 from .app import admin_app, app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,6 +12,8 @@ if TYPE_CHECKING:
     import psycopg
 
     from reconciler.apply import ApplyResult
+    from registry.cache import Cache
+    from registry.db import Target
 
 
 class OutputFormat(enum.StrEnum):
@@ -33,15 +36,33 @@ def warn(text: str) -> None:
     say(f"warning: {text}")
 
 
-def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:
-    """Connect to DATABASE_URL, or to the embedded default (said in one line)."""
+def open_target() -> Target:
+    """DATABASE_URL, or the embedded default (said in one line)."""
     from registry import db
 
     target = db.resolve_target()
     if target.embedded_started is not None:
         how = "started" if target.embedded_started else "reusing"
         say(f"registry: DATABASE_URL is unset, {how} the {target.description}")
-    return db.connect(target, prepare_schema=prepare_schema)
+    return target
+
+
+def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:
+    """Connect to DATABASE_URL, or to the embedded default (said in one line)."""
+    from registry import db
+
+    return db.connect(open_target(), prepare_schema=prepare_schema)
+
+
+@functools.cache  # one client per command, and "cache off" said once
+def open_cache() -> Cache | None:
+    """The router's Redis cache from REDIS_URL; None when it is unset."""
+    from registry.cache import Cache
+
+    cache = Cache.from_env()
+    if cache is None:
+        say("registry: REDIS_URL is unset: cache off")
+    return cache
 
 
 Environment = Annotated[
@@ -64,3 +85,10 @@ def report_apply(result: ApplyResult) -> None:
     if result.applied:
         environment = result.plan.environment
         say(f'Applied to environment "{environment}", now at revision {result.revision}.')
+    if result.pending_invalidations:
+        warn(
+            f"the change is committed, but {result.pending_invalidations} cache "
+            f"invalidation(s) are pending: {result.cache_error}. Run `registry cache sync` "
+            "once Redis is back (the next apply also does it); until then the router may "
+            "serve the old entries until their cache TTL expires"
+        )

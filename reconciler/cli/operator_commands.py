@@ -21,6 +21,7 @@ from .common import (
     LockTimeout,
     ModelName,
     OutputFormat,
+    open_cache,
     open_registry,
     out,
     report_apply,
@@ -53,7 +54,14 @@ def _write(
     if dry_run:
         plan, result = make_plan(), None
     else:
-        result = apply_current(conn, environment, make_plan, actor=actor, lock_timeout=lock_timeout)
+        result = apply_current(
+            conn,
+            environment,
+            make_plan,
+            actor=actor,
+            lock_timeout=lock_timeout,
+            cache=open_cache(),
+        )
         plan = result.plan
     for message in plan.warnings:
         warn(message)

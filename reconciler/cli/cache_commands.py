@@ -1,0 +1,94 @@
+"""The router's view and cache operations: `resolve`, `cache sync`, `cache invalidate`."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from reconciler import render
+from registry import names
+
+from .app import app
+from .common import Environment, ModelName, open_cache, open_registry, open_target, out
+
+if TYPE_CHECKING:
+    from registry.cache import Cache
+
+cache_app = typer.Typer(help="The router's Redis cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+class ResolveFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def resolve(
+    model_name: ModelName,
+    environment: Environment,
+    output: Annotated[
+        ResolveFormat, typer.Option("--format", "-o", help="text: the endpoint; json: the entry.")
+    ] = ResolveFormat.text,
+) -> None:
+    """Look a model up exactly as the router does (cache first, then the database)."""
+    from registry import db
+    from registry.lookup import Resolver
+
+    names.check_target(model_name, environment)
+    target = open_target()
+    db.connect(target).close()  # brings the schema up to date, as every command does
+    with Resolver(target.url, cache=open_cache(), description=target.description) as resolver:
+        route = resolver.resolve(model_name, environment)
+    out(route.endpoint if output is ResolveFormat.text else render.to_json(route.to_dict()))
+
+
+def _require_cache(command: str) -> Cache:
+    from registry.cache import Cache
+    from registry.errors import RegistryError
+
+    cache = Cache.from_env()
+    if cache is None:
+        raise RegistryError(
+            f"`registry cache {command}` needs the router's Redis, but REDIS_URL is unset: "
+            "set REDIS_URL (for example redis://redis.system.svc.cluster.local:6379/0) and run "
+            "the command again"
+        )
+    return cache
+
+
+@cache_app.command("sync")
+def cache_sync() -> None:
+    """Delete the cache keys queued by committed changes (finishes after a Redis outage)."""
+    from registry.cache import pending_invalidations, sync_outbox
+
+    cache = _require_cache("sync")
+    conn = open_registry()
+    synced = sync_outbox(conn, cache)
+    out(f"Synced {synced} cache invalidation(s); {pending_invalidations(conn)} pending.")
+
+
+@cache_app.command("invalidate")
+def cache_invalidate(
+    environment: Environment,
+    model_name: Annotated[
+        str | None,
+        typer.Option(
+            "--model-name", "-m", help="Only this model (default: the whole environment)."
+        ),
+    ] = None,
+) -> None:
+    """Drop cached entries by hand, e.g. after the database was changed outside the registry."""
+    from registry.entry import cache_key
+
+    names.check_environment(environment)
+    if model_name is not None:
+        names.check_model_name(model_name, environment)
+    cache = _require_cache("invalidate")
+    if model_name is None:
+        dropped = cache.invalidate_environment(environment)
+    else:
+        dropped = cache.invalidate([cache_key(environment, model_name)])
+    out(f'Invalidated {dropped} cached entr{"y" if dropped == 1 else "ies"} of "{environment}".')
