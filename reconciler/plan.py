@@ -73,9 +73,10 @@ class Plan:
     unmanaged: tuple[str, ...] = ()  # entries the manifest does not list, left alone
     warnings: tuple[str, ...] = ()
     observations: tuple[Observation, ...] = ()
-    # Disables or deregisters more than half of the environment's ready entries
-    # (and more than one): `apply` refuses it without --allow-mass-removal.
-    mass_removal: bool = False
+    # Set (to the explanation) when the plan disables or deregisters more than half of
+    # the environment's ready entries, and more than one: `apply` then refuses it
+    # without --allow-mass-removal.
+    mass_removal: str | None = None
     plan_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -121,7 +122,7 @@ class Plan:
             unchanged=data["summary"]["unchanged"],
             unmanaged=tuple(data.get("unmanaged", ())),
             warnings=tuple(data.get("warnings", ())),
-            mass_removal=bool(data.get("mass_removal", False)),
+            mass_removal=data.get("mass_removal"),
             observations=tuple(
                 Observation(
                     o["model_name"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -112,20 +113,167 @@ def plan_summary_line(plan: Plan) -> str:
     )
 
 
+UNMANAGED_NOTE = "not in the manifest, left unchanged (spec.prune: true would deregister them)"
+
+
+def mass_removal_banner(plan: Plan) -> list[str]:
+    """The loud block a plan that removes most of an environment carries."""
+    if not plan.mass_removal:
+        return []
+    rule = "!" * 78
+    return [rule, f"!! MASS REMOVAL: {plan.mass_removal}", rule]
+
+
 def plan_text(plan: Plan) -> str:
-    """A plan in the style of ``terraform plan``."""
+    """A plan in the style of ``terraform plan``.
+
+    Warnings other than mass removal are left to the caller (they go to stderr).
+    """
     head = f'Environment "{plan.environment}" (revision {plan.base_revision}):'
-    if not plan.has_changes:
-        return (
-            f"{head}\n\nNo changes. The registry matches the desired state "
-            f"({plan.unchanged} unchanged)."
-        )
     lines = [head, ""]
-    for change in plan.changes:
-        lines += _change_text(change)
-    lines += ["", plan_summary_line(plan)]
+    if plan.has_changes:
+        for change in plan.changes:
+            lines += _change_text(change)
+        lines.append("")
+    if plan.unmanaged:
+        lines.append(
+            f"  {len(plan.unmanaged)} entr{'y' if len(plan.unmanaged) == 1 else 'ies'} "
+            f"{UNMANAGED_NOTE}:"
+        )
+        lines += [f"    ? {name}" for name in plan.unmanaged]
+        lines.append("")
+    if plan.mass_removal:
+        lines += [*mass_removal_banner(plan), ""]
+    if plan.has_changes:
+        lines.append(plan_summary_line(plan))
+    else:
+        lines.append(
+            f"No changes. The registry matches the desired state ({plan.unchanged} unchanged)."
+        )
     return "\n".join(lines)
+
+
+def plans_text(plans: Sequence[Plan]) -> str:
+    return "\n\n".join(plan_text(plan) for plan in plans)
+
+
+def plan_json(plans: Sequence[Plan]) -> str:
+    """The JSON output of `plan` (schemas/plan.schema.json): one plan, or a plan set."""
+    from .saved_plan import document
+
+    return to_json(document(plans))
+
+
+_MD_ACTIONS = {
+    "create": "➕ create",
+    "update": "🔄 update",
+    "enable": "✅ enable",
+    "disable": "⏸️ disable",
+    "deregister": "➖ deregister",
+}
+
+
+def _md(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_details(change: Change) -> str:
+    if change.action == "create":
+        pairs = [f"{name}: `{_md(getattr(change.after, name))}`" for name in SHOWN_ON_CREATE]
+    else:
+        pairs = [f"{f.name}: `{_md(f.old)}` → `{_md(f.new)}`" for f in change.fields]
+    if change.reason:
+        pairs.append(f"reason: {_md(change.reason)}")
+    return "<br>".join(pairs)
+
+
+def plan_markdown(plans: Sequence[Plan]) -> str:
+    """A merge request comment: per environment a summary, the changes and the warnings."""
+    parts = []
+    for plan in plans:
+        s = plan.summary()
+        lines = [f"### Registry plan: `{plan.environment}` (revision {plan.base_revision})", ""]
+        if plan.mass_removal:
+            lines += [f"> [!CAUTION]\n> **Mass removal:** {_md(plan.mass_removal)}", ""]
+        lines += [f"> [!WARNING]\n> {_md(w)}" for w in plan.warnings]
+        if plan.warnings:
+            lines.append("")
+        if plan.has_changes:
+            lines += [
+                "| Action | Model | Changes |",
+                "|---|---|---|",
+                *(
+                    f"| {_MD_ACTIONS[c.action]} | `{c.model_name}` | {_md_details(c)} |"
+                    for c in plan.changes
+                ),
+                "",
+            ]
+        else:
+            lines += ["No changes. The registry matches the desired state.", ""]
+        if plan.unmanaged:
+            names = ", ".join(f"`{name}`" for name in plan.unmanaged)
+            lines += [f"Unmanaged ({UNMANAGED_NOTE}): {names}", ""]
+        lines.append(
+            f"**{s['create']}** to create, **{s['update']}** to update, **{s['enable']}** to "
+            f"enable, **{s['disable']}** to disable, **{s['deregister']}** to deregister; "
+            f"{s['unchanged']} unchanged."
+        )
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=str)
+
+
+def manifest_yaml(environment: str, entries: Sequence[Entry], *, revision: int) -> str:
+    """``entries`` as a manifest that validates and plans with no changes (`registry export`)."""
+    import yaml
+
+    from registry import names
+    from registry.errors import InvalidEndpoint
+
+    def most_common(values: list[Any], default: Any) -> Any:
+        counts = Counter(values).most_common()
+        if not counts:
+            return default
+        top = [value for value, count in counts if count == counts[0][1]]
+        return default if default in top else sorted(top)[0]
+
+    def port_of(entry: Entry) -> int | None:
+        try:
+            return names.endpoint_port(entry.endpoint)
+        except InvalidEndpoint:  # a row written before the endpoint policy; kept explicit
+            return None
+
+    namespace = most_common([e.namespace for e in entries], names.DEFAULT_NAMESPACE)
+    port = most_common([p for p in map(port_of, entries) if p], names.DEFAULT_PORT)
+    models = []
+    for entry in sorted(entries, key=lambda e: e.model_name):
+        model: dict[str, Any] = {"name": entry.model_name}
+        if entry.namespace != namespace:
+            model["namespace"] = entry.namespace
+        convention = names.convention_endpoint(entry.model_name, environment, entry.namespace, port)
+        if entry.endpoint != convention:
+            model["endpoint"] = entry.endpoint
+        if entry.status == "disabled":
+            model["enabled"] = False
+        models.append(model)
+    document = {
+        "apiVersion": "registry.vllm.ai/v1",
+        "kind": "ModelRegistry",
+        "metadata": {"environment": environment},
+        "spec": {"namespace": namespace, "port": port, "prune": False, "models": models},
+    }
+    header = (
+        f"# Exported from the registry: environment {environment!r} at revision {revision}.\n"
+        "# prune is false: entries deleted from this file stay registered until prune is true.\n"
+    )
+
+    class Dumper(yaml.SafeDumper):
+        # Indents list items under their key, as people write manifests by hand.
+        def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+            super().increase_indent(flow, False)
+
+    return header + yaml.dump(document, Dumper=Dumper, sort_keys=False)

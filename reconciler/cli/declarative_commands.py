@@ -1,0 +1,220 @@
+"""The GitOps commands: validate, plan, apply and export manifests (design.md 3 and 7)."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from reconciler import render
+from reconciler.apply import DEFAULT_LOCK_TIMEOUT
+from registry.errors import RegistryError
+
+from .app import app
+from .common import Actor, Environment, LockTimeout, open_registry, out, report_apply, say, warn
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from reconciler.manifest import Manifest
+    from reconciler.plan import Plan
+
+
+class PlanFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class ApplyRefused(RegistryError):
+    """`apply` will not go ahead without an explicit decision from the operator."""
+
+
+Paths = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Manifest files, or folders of *.yaml/*.yml manifests.", show_default=False
+    ),
+]
+
+
+def _manifests(paths: list[Path]) -> list[Manifest]:
+    """Load and validate; report every finding on stderr; raise when any is an error."""
+    from reconciler.manifest import ManifestInvalid, load_paths
+
+    result = load_paths(paths)
+    for finding in result.findings:
+        say(str(finding))
+    if not result.ok:
+        raise ManifestInvalid(
+            f"{len(result.errors)} error(s) in the manifests (listed above): fix them and run "
+            "the command again (`registry validate PATH` checks without touching the registry)"
+        )
+    return list(result.manifests)
+
+
+def _plan(conn: psycopg.Connection, manifests: list[Manifest]) -> list[Plan]:
+    """Desired state + registry (+ cluster) -> plans: the single step `plan` and `apply` share."""
+    from reconciler.reconcile import plan_manifests
+
+    return plan_manifests(conn, manifests)
+
+
+def _warn_about(plans: list[Plan]) -> None:
+    for plan in plans:
+        for message in plan.warnings:
+            warn(f"{plan.environment}: {message}")
+        if plan.mass_removal:
+            for line in render.mass_removal_banner(plan):
+                say(line)
+
+
+@app.command()
+def validate(paths: Paths) -> None:
+    """Check manifests (no database, no cluster): exit 0 valid, 1 invalid."""
+    from reconciler.manifest import load_paths
+
+    result = load_paths(paths)
+    for finding in result.findings:
+        out(str(finding))
+    counts = f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
+    if not result.ok:
+        say(f"{result.files} manifest file(s) checked: invalid, {counts}.")
+        raise typer.Exit(1)
+    say(f"{result.files} manifest file(s) valid ({counts}).")
+
+
+@app.command()
+def plan(
+    paths: Paths,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Save the plan for `registry apply FILE`.")
+    ] = None,
+    output: Annotated[PlanFormat, typer.Option("--format", "-o", help="Output format.")] = (
+        PlanFormat.text
+    ),
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 0 without changes, 2 with changes, 1 on error."
+        ),
+    ] = False,
+) -> None:
+    """Show what applying the manifests would change in the registry."""
+    from reconciler import saved_plan
+
+    manifests = _manifests(paths)
+    plans = _plan(open_registry(), manifests)
+    _warn_about(plans)
+    renderers = {
+        PlanFormat.text: render.plans_text,
+        PlanFormat.json: render.plan_json,
+        PlanFormat.markdown: render.plan_markdown,
+    }
+    out(renderers[output](plans))
+    if out_file is not None:
+        saved_plan.write(out_file, plans)
+        say(f"Saved the plan to {out_file}: `registry apply {out_file}` applies exactly this plan.")
+    if detailed_exitcode and any(p.has_changes for p in plans):
+        raise typer.Exit(2)
+
+
+@app.command("apply")
+def apply_command(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Manifest files or folders, or one saved plan (.json) from `plan --out`.",
+            show_default=False,
+        ),
+    ],
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Apply without asking for confirmation.")
+    ] = False,
+    allow_mass_removal: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-removal",
+            help="Apply even when a plan disables or deregisters most of an environment.",
+        ),
+    ] = False,
+    lock_timeout: LockTimeout = DEFAULT_LOCK_TIMEOUT,
+    actor: Actor = None,
+) -> None:
+    """Make the registry match the manifests, or apply a saved plan exactly."""
+    from reconciler import saved_plan
+    from reconciler.apply import apply
+
+    if len(paths) == 1 and paths[0].suffix == ".json":
+        # A saved plan was reviewed when it was made, so it is applied without a prompt
+        # (as `terraform apply PLANFILE`); the checksum and the revision keep it honest.
+        plans = saved_plan.read(paths[0])
+        conn = open_registry()
+        reviewed = True
+    else:
+        manifests = _manifests(paths)
+        conn = open_registry()
+        plans = _plan(conn, manifests)
+        reviewed = auto_approve
+    out(render.plans_text(plans))
+    _warn_about(plans)
+    removing = [p.environment for p in plans if p.mass_removal]
+    if removing and not allow_mass_removal:
+        raise ApplyRefused(
+            f"refusing to apply: the plan for {', '.join(removing)} disables or deregisters most "
+            "of the environment's ready entries (see above). Nothing was written. If that is "
+            "intended, run the command again with --allow-mass-removal"
+        )
+    if any(p.has_changes for p in plans) and not reviewed:
+        _confirm()
+    for item in plans:
+        report_apply(apply(conn, item, actor=actor, lock_timeout=lock_timeout))
+    if not any(p.has_changes for p in plans):
+        say("No changes to apply.")
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        raise ApplyRefused(
+            "refusing to ask for confirmation: stdin is not a terminal. Nothing was written. "
+            "Review the plan above and run again with --auto-approve, or save it with "
+            "`registry plan --out plan.json` and run `registry apply plan.json`"
+        )
+    answer = typer.prompt(
+        'Apply these changes to the registry? Only "yes" is accepted',
+        default="",
+        show_default=False,
+        err=True,
+    )
+    if answer.strip() != "yes":
+        say("Apply cancelled: nothing was written.")
+        raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    environment: Environment,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the manifest to FILE instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the registry of one environment as a manifest (validates, plans no changes)."""
+    from registry import names, store
+
+    names.check_environment(environment)
+    revision, entries = store.snapshot(open_registry(), environment)
+    active = [e for e in entries if not e.deregistered]
+    if not active:
+        warn(f'environment "{environment}" has no registered models: exporting an empty list')
+    text = render.manifest_yaml(environment, active, revision=revision)
+    if out_file is None:
+        out(text.rstrip("\n"))
+        return
+    try:
+        out_file.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise RegistryError(f"cannot write the manifest to {out_file}: {error.strerror}") from None
+    say(f'Wrote the manifest of environment "{environment}" to {out_file}.')
