@@ -8,7 +8,11 @@ import typer
 
 from registry.errors import RegistryError
 
-from . import cache_commands, operator_commands  # noqa: F401  (registers the commands)
+from . import (  # noqa: F401  (importing a command module registers its commands)
+    cache_commands,
+    declarative_commands,
+    operator_commands,
+)
 from .app import admin_app, app
 
 

@@ -14,7 +14,17 @@ from reconciler.apply import DEFAULT_LOCK_TIMEOUT
 from registry.errors import RegistryError
 
 from .app import app
-from .common import Actor, Environment, LockTimeout, open_registry, out, report_apply, say, warn
+from .common import (
+    Actor,
+    Environment,
+    LockTimeout,
+    open_cache,
+    open_registry,
+    out,
+    report_apply,
+    say,
+    warn,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -170,8 +180,9 @@ def apply_command(
         )
     if any(p.has_changes for p in plans) and not reviewed:
         _confirm()
+    cache = open_cache()
     for item in plans:
-        report_apply(apply(conn, item, actor=actor, lock_timeout=lock_timeout))
+        report_apply(apply(conn, item, actor=actor, lock_timeout=lock_timeout, cache=cache))
     if not any(p.has_changes for p in plans):
         say("No changes to apply.")
 
