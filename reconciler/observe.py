@@ -203,7 +203,7 @@ def _refusal(verb: str, cluster: Any, error: Any) -> str:
         return (
             f"{verb}: the cluster {cluster.name} forbids it (403: {_api_message(error)}). "
             "Grant the account get and list on deployments and services in this namespace "
-            "(see examples/rbac.yaml), or pass --no-kube to skip health checks"
+            "(see examples/kubernetes/rbac.yaml), or pass --no-kube to skip health checks"
         )
     return (
         f"{verb}: the cluster {cluster.name} answered {error.status} ({_api_message(error)}). "

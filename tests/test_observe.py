@@ -114,7 +114,7 @@ def test_forbidden_names_the_verb_and_points_at_rbac(kube: FakeKube):
     assert message.startswith("cannot list deployments in namespace inference: ")
     assert f"context test-cluster ({kube.url}) forbids it (403: " in message
     assert 'cannot list resource "deployments"' in message
-    assert "examples/rbac.yaml" in message
+    assert "examples/kubernetes/rbac.yaml" in message
     assert kube.count() == 1  # a refusal is not retried
 
 

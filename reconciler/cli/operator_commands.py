@@ -28,6 +28,7 @@ from .common import (
     say,
     warn,
 )
+from .kube_commands import KubeContext, observe, replicas_text, require_healthy, target_entry
 
 
 def _write(
@@ -108,16 +109,37 @@ def register(
     output: Format = OutputFormat.table,
     actor: Actor = None,
     lock_timeout: LockTimeout = DEFAULT_LOCK_TIMEOUT,
+    no_verify_health: Annotated[
+        bool,
+        typer.Option(
+            "--no-verify-health", help="Register without checking the deployment in Kubernetes."
+        ),
+    ] = False,
+    kube_context: KubeContext = None,
 ) -> None:
-    """Register a model deployment so the router can find it."""
+    """Register a model deployment so the router can find it.
+
+    When a cluster is configured, the Deployment and Service must be healthy
+    first; otherwise nothing is written and the command fails (exit 1).
+    """
+    from dataclasses import replace
+
     from reconciler import operator
+    from reconciler.plan import observations
 
     names.check_target(model_name, environment, namespace)
     if endpoint is not None:
         names.parse_endpoint(endpoint)
+    health = None
+    if not no_verify_health:
+        entry = target_entry(model_name, environment, namespace, endpoint)
+        health = observe([entry], context=kube_context, required=kube_context is not None)
+        if health is not None:
+            require_healthy(entry, health[model_name])
+            say(f"Deployment is healthy ({replicas_text(health[model_name])}).")
 
     def build(current, revision):
-        return operator.register(
+        plan = operator.register(
             current,
             revision,
             model_name=model_name,
@@ -125,6 +147,7 @@ def register(
             namespace=namespace,
             endpoint=endpoint,
         )
+        return replace(plan, observations=observations(health))
 
     _write(
         model_name,

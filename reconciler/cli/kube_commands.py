@@ -1,0 +1,152 @@
+"""Kubernetes in the CLI: the shared options, observing once per plan, and `registry health`."""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from registry import names
+from registry.errors import RegistryError
+
+from .app import app
+from .common import Environment, ModelName, out, say
+
+if TYPE_CHECKING:
+    from reconciler.health import Health
+    from registry.entry import Entry
+
+KubeContext = Annotated[
+    str | None,
+    typer.Option(
+        "--kube-context",
+        help="kubeconfig context to observe (default: the manifest's spec.kube.context, "
+        "else the current context).",
+    ),
+]
+NoKube = Annotated[
+    bool,
+    typer.Option("--no-kube", help="Do not look at Kubernetes: health Unknown, enabled = ready."),
+]
+
+
+class DeploymentUnhealthy(RegistryError):
+    """The model's deployment is not serving, so it must not become routable."""
+
+
+@functools.cache
+def _say_no_cluster(status: str) -> None:
+    # Cached: a folder of manifests observes once per environment but says this once.
+    say(f"kubernetes: {status}; health is not checked (Unknown)")
+
+
+def observe(
+    entries: Sequence[Entry], *, context: str | None, skip: bool = False, required: bool = False
+) -> Mapping[str, Health] | None:
+    """Health of ``entries``, or None when observation is skipped.
+
+    Skipped with ``--no-kube`` (``skip``), and when no cluster is configured
+    at all, which is said once, unless ``required`` (an explicit
+    ``--kube-context``): then it is an error.
+    """
+    from reconciler import observe as kube
+
+    if skip:
+        return None
+    status = kube.kubeconfig_status()
+    if status is not None:
+        if required:
+            raise kube.ClusterError(
+                f"--kube-context {context} was given but {status}. Set KUBECONFIG to the file "
+                "that defines the context, or pass --no-kube to skip health checks"
+            )
+        _say_no_cluster(status)
+        return None
+    return kube.observe_health(entries, context=context)
+
+
+def target_entry(model_name: str, environment: str, namespace: str, endpoint: str | None) -> Entry:
+    """The entry a command about one model observes (endpoint default: the convention)."""
+    from registry.entry import Entry
+
+    endpoint = endpoint or names.convention_endpoint(model_name, environment, namespace)
+    return Entry(model_name, environment, namespace, endpoint)
+
+
+def require_healthy(entry: Entry, health: Health) -> None:
+    """Raise ``DeploymentUnhealthy`` (what is wrong, what to do) unless ``health`` is Healthy."""
+    if health.healthy:
+        return
+    deployment = names.service_name(entry.model_name, entry.environment)
+    raise DeploymentUnhealthy(
+        f"deployment {deployment} in namespace {entry.namespace} is not healthy "
+        f"({health.status}: {health.reason}), so {entry.model_name} was not registered and "
+        f"nothing was written. Check it with `kubectl rollout status deployment/{deployment} "
+        f"-n {entry.namespace}`, then run the command again; --no-verify-health registers it "
+        "without this check"
+    )
+
+
+def replicas_text(health: Health) -> str:
+    return f"{health.ready_replicas or 0}/{health.replicas or 0} replicas ready"
+
+
+class HealthFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def health(
+    model_name: ModelName,
+    environment: Environment,
+    namespace: Annotated[str, typer.Option(help="Kubernetes namespace.")] = names.DEFAULT_NAMESPACE,
+    endpoint: Annotated[
+        str | None, typer.Option(help="host:port of the Service (default: the naming convention).")
+    ] = None,
+    kube_context: KubeContext = None,
+    output: Annotated[HealthFormat, typer.Option("--format", "-o", help="Output format.")] = (
+        HealthFormat.table
+    ),
+) -> None:
+    """Check a model's Deployment and Service in Kubernetes: exit 0 Healthy, 1 otherwise."""
+    from reconciler import observe as kube
+    from reconciler.render import to_json
+
+    names.check_target(model_name, environment, namespace)
+    if endpoint is not None:
+        names.parse_endpoint(endpoint)
+    entry = target_entry(model_name, environment, namespace, endpoint)
+    status = kube.kubeconfig_status()
+    if status is not None:
+        raise kube.ClusterError(
+            f"cannot check the health of {model_name}: {status}. Set KUBECONFIG, or run "
+            "where a cluster is configured"
+        )
+    seen = kube.observe_health([entry], context=kube_context)[model_name]
+    deployment = names.service_name(model_name, environment)
+    if output is HealthFormat.json:
+        out(
+            to_json(
+                {
+                    "model_name": model_name,
+                    "environment": environment,
+                    "namespace": namespace,
+                    "endpoint": entry.endpoint,
+                    "deployment": deployment,
+                    "health": seen.status,
+                    "reason": seen.reason,
+                    "ready_replicas": seen.ready_replicas,
+                    "replicas": seen.replicas,
+                    "checked_at": seen.checked_at,
+                }
+            )
+        )
+    else:
+        detail = seen.reason if seen.reason else replicas_text(seen)
+        out(f"{deployment} (namespace {namespace}): {seen.status}, {detail}")
+    if not seen.healthy:
+        raise typer.Exit(1)
