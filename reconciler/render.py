@@ -267,7 +267,7 @@ def manifest_yaml(environment: str, entries: Sequence[Entry], *, revision: int) 
         "spec": {"namespace": namespace, "port": port, "prune": False, "models": models},
     }
     header = (
-        f"# Exported from the registry: environment {environment!r} at revision {revision}.\n"
+        f'# Exported from the registry: environment "{environment}" at revision {revision}.\n'
         "# prune is false: entries deleted from this file stay registered until prune is true.\n"
     )
 
