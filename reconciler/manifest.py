@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -44,6 +45,9 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 # Schema errors on these keys are reported by the naming rules instead, whose
 # messages explain the rule rather than print a regular expression.
 _NAME_KEYS = {"environment", "namespace", "name"}
+
+# What YAML counts as a line break (YAML 1.1 also counts NEL and the Unicode separators).
+_LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 ERROR = "error"
 WARNING = "warning"
@@ -273,6 +277,7 @@ class _Document:
     def __init__(self, path: str, *, skip_foreign: bool = False) -> None:
         self.path = path
         self.skip_foreign = skip_foreign
+        self.lines = 1
         self.findings: list[Finding] = []
         self.marks: dict[Path_, Location] = {}  # value node of each path
         self.key_marks: dict[Path_, Location] = {}  # key node of each mapping member
@@ -281,7 +286,11 @@ class _Document:
         self._constructor = yaml.constructor.SafeConstructor()
 
     def error(self, at: Location, message: str, rule: str, severity: str = ERROR) -> None:
-        self.findings.append(Finding(self.path, at[0], at[1], message, severity, rule))
+        # libyaml can place an end-of-input error on a line past the last one; an editor
+        # needs a line that exists.
+        line = min(at[0], self.lines)
+        column = at[1] if line == at[0] else 1
+        self.findings.append(Finding(self.path, line, column, message, severity, rule))
 
     def location(self, path: Path_) -> Location:
         """Where ``path`` is written, or the closest enclosing node."""
@@ -293,6 +302,7 @@ class _Document:
 
     def parse(self, text: str) -> Any:
         self.fatal = True
+        self.lines = len(_LINE_BREAKS.findall(text)) + 1
         loader = _Loader(text)
         try:
             if not loader.check_node():
