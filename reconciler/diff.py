@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from registry.entry import Entry
 
 from .health import Health
-from .plan import Change, Plan, change_for
+from .plan import Change, Plan, change_for, observations
 
 
 def plan_environment(
@@ -60,6 +60,7 @@ def plan_environment(
         unchanged=unchanged,
         unmanaged=tuple(sorted(unmanaged)),
         mass_removal=removal,
+        observations=observations(health),
     )
 
 

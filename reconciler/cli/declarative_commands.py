@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,12 +26,18 @@ from .common import (
     say,
     warn,
 )
+from .kube_commands import KubeContext, NoKube, health_for
 
 if TYPE_CHECKING:
     import psycopg
 
     from reconciler.manifest import Manifest
     from reconciler.plan import Plan
+    from reconciler.reconcile import HealthFor
+
+
+DEFAULT_WAIT_TIMEOUT = 300.0
+WAIT_INTERVAL = 2.0  # seconds between observations while waiting
 
 
 class PlanFormat(enum.StrEnum):
@@ -66,11 +73,39 @@ def _manifests(paths: list[Path]) -> list[Manifest]:
     return list(result.manifests)
 
 
-def _plan(conn: psycopg.Connection, manifests: list[Manifest]) -> list[Plan]:
+def _plan(conn: psycopg.Connection, manifests: list[Manifest], kube: HealthFor) -> list[Plan]:
     """Desired state + registry (+ cluster) -> plans: the single step `plan` and `apply` share."""
     from reconciler.reconcile import plan_manifests
 
-    return plan_manifests(conn, manifests)
+    return plan_manifests(conn, manifests, kube)
+
+
+def _waiting(plans: list[Plan]) -> list[str]:
+    """Enabled models whose deployment is not Healthy yet (only enabled ones are observed)."""
+    return [
+        f"{plan.environment}/{seen.model_name}"
+        for plan in plans
+        for seen in plan.observations
+        if seen.health != "Healthy"
+    ]
+
+
+def _wait_for_health(
+    conn: psycopg.Connection, manifests: list[Manifest], kube: HealthFor, timeout: float
+) -> list[Plan]:
+    """Re-plan until every observed model is Healthy or ``timeout`` s pass; the last plans."""
+    deadline = time.monotonic() + timeout
+    plans = _plan(conn, manifests, kube)
+    while (waiting := _waiting(plans)) and (left := deadline - time.monotonic()) > 0:
+        say(
+            f"Waiting for {len(waiting)} deployment(s) to become healthy ({left:.0f} s left): "
+            f"{', '.join(waiting)}"
+        )
+        time.sleep(min(WAIT_INTERVAL, left))
+        plans = _plan(conn, manifests, kube)
+    if waiting and timeout:
+        warn(f"--wait timed out after {timeout:g} s; applying {', '.join(waiting)} as pending")
+    return plans
 
 
 def _warn_about(plans: list[Plan]) -> None:
@@ -112,12 +147,16 @@ def plan(
             "--detailed-exitcode", help="Exit 0 without changes, 2 with changes, 1 on error."
         ),
     ] = False,
+    kube_context: KubeContext = None,
+    no_kube: NoKube = False,
 ) -> None:
     """Show what applying the manifests would change in the registry."""
     from reconciler import saved_plan
 
     manifests = _manifests(paths)
-    plans = _plan(open_registry(), manifests)
+    plans = _plan(
+        open_registry(), manifests, health_for(kube_context=kube_context, no_kube=no_kube)
+    )
     _warn_about(plans)
     renderers = {
         PlanFormat.text: render.plans_text,
@@ -153,6 +192,17 @@ def apply_command(
     ] = False,
     lock_timeout: LockTimeout = DEFAULT_LOCK_TIMEOUT,
     actor: Actor = None,
+    kube_context: KubeContext = None,
+    no_kube: NoKube = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Re-check Kubernetes until pending models are healthy, then apply."
+        ),
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="With --wait: seconds to wait at most.")
+    ] = DEFAULT_WAIT_TIMEOUT,
 ) -> None:
     """Make the registry match the manifests, or apply a saved plan exactly."""
     from reconciler import saved_plan
@@ -161,13 +211,20 @@ def apply_command(
     if len(paths) == 1 and paths[0].suffix == ".json":
         # A saved plan was reviewed when it was made, so it is applied without a prompt
         # (as `terraform apply PLANFILE`); the checksum and the revision keep it honest.
+        if wait:
+            raise ApplyRefused(
+                "--wait re-plans from the manifests, but a saved plan is applied exactly as it "
+                "was reviewed. Nothing was written. Apply the manifests with --wait, or the "
+                "saved plan without it"
+            )
         plans = saved_plan.read(paths[0])
         conn = open_registry()
         reviewed = True
     else:
         manifests = _manifests(paths)
         conn = open_registry()
-        plans = _plan(conn, manifests)
+        kube = health_for(kube_context=kube_context, no_kube=no_kube)
+        plans = _wait_for_health(conn, manifests, kube, timeout if wait else 0)
         reviewed = auto_approve
     out(render.plans_text(plans))
     _warn_about(plans)

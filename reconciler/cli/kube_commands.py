@@ -17,6 +17,8 @@ from .common import Environment, ModelName, out, say
 
 if TYPE_CHECKING:
     from reconciler.health import Health
+    from reconciler.manifest import Manifest
+    from reconciler.reconcile import HealthFor
     from registry.entry import Entry
 
 KubeContext = Annotated[
@@ -66,6 +68,27 @@ def observe(
         _say_no_cluster(status)
         return None
     return kube.observe_health(entries, context=context)
+
+
+def health_for(*, kube_context: str | None, no_kube: bool) -> HealthFor:
+    """How `plan` and `apply` observe a manifest's enabled models (reconcile.HealthFor).
+
+    ``--kube-context`` wins over the manifest's ``spec.kube.context``; disabled
+    models are not observed, since nothing routes to them.
+    """
+
+    def observe_manifest(
+        manifest: Manifest, desired: Sequence[Entry]
+    ) -> Mapping[str, Health] | None:
+        enabled = [entry for entry in desired if entry.status == "ready"]
+        return observe(
+            enabled,
+            context=kube_context or manifest.kube_context,
+            skip=no_kube,
+            required=kube_context is not None,
+        )
+
+    return observe_manifest
 
 
 def target_entry(model_name: str, environment: str, namespace: str, endpoint: str | None) -> Entry:
