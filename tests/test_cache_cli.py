@@ -122,6 +122,19 @@ def test_redis_stopped_during_an_apply_then_restarted_and_synced(conn, rcli, cli
     untouched(conn, [(MODEL, "disabled")], 0)
 
 
+def test_resolve_with_redis_down_answers_from_the_database_and_says_so(conn, rcli):
+    ok(rcli("register", "-m", MODEL, "-e", ENV, env={"REDIS_URL": ""}))
+    port = free_port()
+    result = ok(
+        rcli("resolve", "-m", MODEL, "-e", ENV, env={"REDIS_URL": f"redis://127.0.0.1:{port}"})
+    )
+    assert result.stdout == f"{ENDPOINT}\n"
+    assert (
+        f"warning: Redis at 127.0.0.1:{port}/0 did not answer: the database answered instead"
+        in result.stderr
+    )
+
+
 def test_cache_sync_with_redis_down_fails_without_the_password(conn, rcli):
     ok(rcli("register", "-m", MODEL, "-e", ENV, env={"REDIS_URL": ""}))
     port = free_port()

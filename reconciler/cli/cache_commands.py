@@ -11,7 +11,15 @@ from reconciler import render
 from registry import names
 
 from .app import app
-from .common import Environment, ModelName, open_cache, open_registry, open_target, out
+from .common import (
+    Environment,
+    ModelName,
+    open_cache,
+    open_registry,
+    open_target,
+    out,
+    warn,
+)
 
 if TYPE_CHECKING:
     from registry.cache import Cache
@@ -40,8 +48,13 @@ def resolve(
     names.check_target(model_name, environment)
     target = open_target()
     db.connect(target).close()  # brings the schema up to date, as every command does
-    with Resolver(target.url, cache=open_cache(), description=target.description) as resolver:
-        route = resolver.resolve(model_name, environment)
+    cache = open_cache()
+    with Resolver(target.url, cache=cache, description=target.description) as resolver:
+        try:
+            route = resolver.resolve(model_name, environment)
+        finally:
+            if resolver.stats.cache_errors:
+                warn(f"Redis at {cache.description} did not answer: the database answered instead")
     out(route.endpoint if output is ResolveFormat.text else render.to_json(route.to_dict()))
 
 
