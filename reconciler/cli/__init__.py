@@ -11,6 +11,7 @@ from registry.errors import RegistryError
 from . import (  # noqa: F401  (importing a command module registers its commands)
     cache_commands,
     declarative_commands,
+    kube_commands,
     operator_commands,
 )
 from .app import admin_app, app
