@@ -150,9 +150,15 @@ def manifest_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Findin
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file()
-            )
+            try:
+                found = sorted(
+                    p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file()
+                )
+            except OSError as error:
+                findings.append(
+                    Finding(str(path), 1, 1, f"cannot read folder: {error.strerror}", rule="file")
+                )
+                continue
             if not found:
                 findings.append(
                     Finding(
