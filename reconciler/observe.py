@@ -143,15 +143,15 @@ def _list(
     """One list call, retried with backoff on 429, 5xx and connection resets."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import ProtocolError, ReadTimeoutError
+    from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
 
     call = {
         "deployments": client.AppsV1Api(cluster.api).list_namespaced_deployment,
         "services": client.CoreV1Api(cluster.api).list_namespaced_service,
     }[kind]
     verb = f"cannot list {kind} in namespace {namespace}"
-    delay = backoff
-    for attempt in range(retries + 1):
+    delay, attempt = backoff, 0
+    while True:
         last = attempt == retries
         try:
             response = call(namespace, _preload_content=False, _request_timeout=(timeout, timeout))
@@ -181,18 +181,23 @@ def _list(
                     "and the API server, or pass --no-kube to skip health checks"
                 ) from None
             pause = delay
-        except Exception as error:  # urllib3 connection errors have no common public base
+        except HTTPError as error:  # refused, name not resolved, connect timeout, TLS
             raise ClusterError(
                 f"{verb}: the cluster {cluster.name} is unreachable ({_cause(error)}). "
                 "Check the kubeconfig context and that the API server is reachable from here, "
                 "or pass --no-kube to skip health checks"
             ) from None
         time.sleep(pause)
-        delay *= 2
-    raise AssertionError("unreachable: the loop returns or raises")
+        delay, attempt = delay * 2, attempt + 1
 
 
 def _refusal(verb: str, cluster: Any, error: Any) -> str:
+    if not error.status:  # the client reports TLS failures as status 0
+        return (
+            f"{verb}: cannot talk to the cluster {cluster.name} ({error.reason}). Check the "
+            "kubeconfig's server and certificate authority, or pass --no-kube to skip health "
+            "checks"
+        )
     if error.status == 401:
         return (
             f"{verb}: the cluster {cluster.name} did not accept our credentials (401: "

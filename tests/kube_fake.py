@@ -165,10 +165,6 @@ class FakeKube:
         with self.lock:
             self.objects["services"][_key(obj)] = obj
 
-    def remove(self, kind: str, name: str, namespace: str = "system") -> None:
-        with self.lock:
-            del self.objects[kind][(namespace, name)]
-
     def ready_after(self, name: str, namespace: str, seconds: float) -> None:
         """Serve ``name`` as rolling out (0 of N available) until ``seconds`` from now."""
         with self.lock:
@@ -181,9 +177,9 @@ class FakeKube:
         with self.lock:
             self.failures.append(Failure(status, times, kind, retry_after))
 
-    def count(self, kind: str | None = None) -> int:
+    def count(self) -> int:
         with self.lock:
-            return sum(1 for k, _ in self.requests if kind is None or k == kind)
+            return len(self.requests)
 
     def calls(self) -> Counter:
         with self.lock:
