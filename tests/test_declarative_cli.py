@@ -435,3 +435,43 @@ def test_export_validates_and_plans_no_changes(cli, seeded, tmp_path):
     assert "No changes." in plan.stdout
     # stdout gives the same manifest
     assert cli("export", "--environment", "production").stdout == text.rstrip("\n") + "\n"
+
+
+def run_on_terminal(database_url: str, args: list[str], answer: bytes) -> tuple[int, str]:
+    """Run `registry` on a pseudo-terminal and type ``answer`` at the confirmation prompt."""
+    import os
+    import pty
+
+    from .conftest import BIN
+
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env["DATABASE_URL"] = database_url
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes `registry` with the terminal as stdin
+        os.execve(str(BIN / "registry"), ["registry", *args], env)
+    output, answered = b"", False
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child exited and closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+        if not answered and b'Only "yes" is accepted' in output:
+            os.write(fd, answer)
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode()
+
+
+def test_apply_asks_for_confirmation_on_a_terminal(cli, database_url, change_set):
+    before = state(cli)
+    code, output = run_on_terminal(database_url, ["apply", str(change_set)], b"no\n")
+    assert code == 1
+    assert "Apply cancelled: nothing was written." in output
+    assert state(cli) == before
+    code, output = run_on_terminal(database_url, ["apply", str(change_set)], b"yes\n")
+    assert code == 0, output
+    assert 'Applied to environment "production", now at revision 3.' in output
+    assert {e["model_name"] for e in entries(cli)} >= {"qwen-7b"}
