@@ -113,7 +113,7 @@ class Manifest:
 class LoadResult:
     manifests: tuple[Manifest, ...]
     findings: tuple[Finding, ...]
-    files: int
+    files: tuple[str, ...]  # every file read, valid or not
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -212,7 +212,9 @@ def load_paths(paths: Iterable[str | Path]) -> LoadResult:
             manifests.append(manifest)
     if any(f.severity == ERROR for f in findings):
         manifests = []
-    return LoadResult(tuple(manifests), tuple(sorted(findings, key=_order)), len(files))
+    return LoadResult(
+        tuple(manifests), tuple(sorted(findings, key=_order)), tuple(str(f) for f in files)
+    )
 
 
 def load_text(

@@ -441,7 +441,7 @@ def test_folder_loads_every_manifest_sorted(tmp_path):
     write(tmp_path, "a.yaml", VALID)
     write(tmp_path, "notes.txt", "not a manifest")
     result = load_paths([tmp_path])
-    assert result.ok and result.files == 2
+    assert result.ok and len(result.files) == 2
     assert [m.environment for m in result.manifests] == ["production", "staging"]
 
 

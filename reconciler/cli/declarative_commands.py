@@ -31,7 +31,7 @@ from .kube_commands import KubeContext, NoKube, health_for
 if TYPE_CHECKING:
     import psycopg
 
-    from reconciler.manifest import Manifest
+    from reconciler.manifest import LoadResult, Manifest
     from reconciler.plan import Plan
     from reconciler.reconcile import HealthFor
 
@@ -46,6 +46,13 @@ class PlanFormat(enum.StrEnum):
     markdown = "markdown"
 
 
+PLAN_RENDERERS = {
+    PlanFormat.text: render.plans_text,
+    PlanFormat.json: render.plan_json,
+    PlanFormat.markdown: render.plan_markdown,
+}
+
+
 class ApplyRefused(RegistryError):
     """`apply` will not go ahead without an explicit decision from the operator."""
 
@@ -58,11 +65,38 @@ Paths = Annotated[
 ]
 
 
-def _manifests(paths: list[Path]) -> list[Manifest]:
-    """Load and validate; report every finding on stderr; raise when any is an error."""
-    from reconciler.manifest import ManifestInvalid, load_paths
+CodeQuality = Annotated[
+    Path | None,
+    typer.Option(
+        "--codequality", help="Write validation findings as a GitLab Code Quality report."
+    ),
+]
+
+
+def _write_report(path: Path, text: str, what: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise RegistryError(f"cannot write the {what} to {path}: {error.strerror}") from None
+
+
+def _load(paths: list[Path], codequality: Path | None) -> LoadResult:
+    """Load and validate every manifest; the Code Quality report is written either way."""
+    from reconciler import reports
+    from reconciler.manifest import load_paths
 
     result = load_paths(paths)
+    if codequality is not None:
+        report = reports.codequality_report(result.findings)
+        _write_report(codequality, render.to_json(report), "Code Quality report")
+    return result
+
+
+def _manifests(paths: list[Path], codequality: Path | None = None) -> list[Manifest]:
+    """Load and validate; report every finding on stderr; raise when any is an error."""
+    from reconciler.manifest import ManifestInvalid
+
+    result = _load(paths, codequality)
     for finding in result.findings:
         say(str(finding))
     if not result.ok:
@@ -118,18 +152,28 @@ def _warn_about(plans: list[Plan]) -> None:
 
 
 @app.command()
-def validate(paths: Paths) -> None:
+def validate(
+    paths: Paths,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", help="Write JUnit XML: one test case per manifest."),
+    ] = None,
+    codequality: CodeQuality = None,
+) -> None:
     """Check manifests (no database, no cluster): exit 0 valid, 1 invalid."""
-    from reconciler.manifest import load_paths
+    from reconciler import reports
 
-    result = load_paths(paths)
+    result = _load(paths, codequality)
     for finding in result.findings:
         out(str(finding))
+    if junit is not None:
+        by_file = {path: [f for f in result.findings if f.path == path] for path in result.files}
+        _write_report(junit, reports.junit_report(by_file), "JUnit report")
     counts = f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
     if not result.ok:
-        say(f"{result.files} manifest file(s) checked: invalid, {counts}.")
+        say(f"{len(result.files)} manifest file(s) checked: invalid, {counts}.")
         raise typer.Exit(1)
-    say(f"{result.files} manifest file(s) valid ({counts}).")
+    say(f"{len(result.files)} manifest file(s) valid ({counts}).")
 
 
 @app.command()
@@ -147,28 +191,50 @@ def plan(
             "--detailed-exitcode", help="Exit 0 without changes, 2 with changes, 1 on error."
         ),
     ] = False,
+    gitlab_report: Annotated[
+        Path | None,
+        typer.Option(
+            "--gitlab-report",
+            help="Write GitLab's Terraform report (create/update/delete counts) for the "
+            "merge request widget.",
+        ),
+    ] = None,
+    codequality: CodeQuality = None,
     kube_context: KubeContext = None,
     no_kube: NoKube = False,
 ) -> None:
     """Show what applying the manifests would change in the registry."""
-    from reconciler import saved_plan
+    from reconciler import reports, saved_plan
 
-    manifests = _manifests(paths)
+    manifests = _manifests(paths, codequality)
     plans = _plan(
         open_registry(), manifests, health_for(kube_context=kube_context, no_kube=no_kube)
     )
     _warn_about(plans)
-    renderers = {
-        PlanFormat.text: render.plans_text,
-        PlanFormat.json: render.plan_json,
-        PlanFormat.markdown: render.plan_markdown,
-    }
-    out(renderers[output](plans))
+    out(PLAN_RENDERERS[output](plans))
     if out_file is not None:
         saved_plan.write(out_file, plans)
         say(f"Saved the plan to {out_file}: `registry apply {out_file}` applies exactly this plan.")
+    if gitlab_report is not None:
+        report = render.to_json(reports.terraform_report(plans))
+        _write_report(gitlab_report, report, "GitLab Terraform report")
     if detailed_exitcode and any(p.has_changes for p in plans):
         raise typer.Exit(2)
+
+
+@app.command()
+def show(
+    plan_file: Annotated[
+        Path, typer.Argument(help="A saved plan from `registry plan --out`.", show_default=False)
+    ],
+    output: Annotated[PlanFormat, typer.Option("--format", "-o", help="Output format.")] = (
+        PlanFormat.text
+    ),
+) -> None:
+    """Render a saved plan (e.g. as Markdown for a merge request) without re-planning."""
+    from reconciler import saved_plan
+
+    out(PLAN_RENDERERS[output](saved_plan.read(plan_file)))
 
 
 @app.command("apply")
