@@ -1,16 +1,37 @@
 """The typer applications. Command modules register themselves on ``app``."""
 
 import typer
+from typer.core import TyperGroup
+
+# Help panels group the commands by workflow, listed in this order.
+GITOPS = "GitOps: manifests to registry"
+OPERATOR = "Operator commands (admin-cli)"
+ROUTER = "Router, cache and cluster"
+PANELS = (GITOPS, OPERATOR, ROUTER)
+
+
+class _PanelOrder(TyperGroup):
+    """Lists commands panel by panel (typer would follow module import order)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        def panel(name: str) -> int:
+            found = getattr(self.commands[name], "rich_help_panel", None)
+            return PANELS.index(found) if found in PANELS else len(PANELS)
+
+        return sorted(super().list_commands(ctx), key=panel)
+
 
 app = typer.Typer(
     name="registry",
+    cls=_PanelOrder,
     help="Declarative, GitOps-driven model registry for vLLM deployments.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+app.add_typer(db_app, name="db", rich_help_panel=OPERATOR)
 
 # `admin-cli registry <command>`: the entry point of the older workflow.
 admin_app = typer.Typer(

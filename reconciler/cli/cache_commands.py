@@ -10,7 +10,7 @@ import typer
 from reconciler import render
 from registry import names
 
-from .app import app
+from .app import ROUTER, app
 from .common import (
     Environment,
     ModelName,
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from registry.cache import Cache
 
 cache_app = typer.Typer(help="The router's Redis cache.", no_args_is_help=True)
-app.add_typer(cache_app, name="cache")
+app.add_typer(cache_app, name="cache", rich_help_panel=ROUTER)
 
 
 class ResolveFormat(enum.StrEnum):
@@ -33,7 +33,7 @@ class ResolveFormat(enum.StrEnum):
     json = "json"
 
 
-@app.command()
+@app.command(rich_help_panel=ROUTER)
 def resolve(
     model_name: ModelName,
     environment: Environment,

@@ -14,7 +14,7 @@ from reconciler import render
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
 from registry.errors import RegistryError
 
-from .app import app
+from .app import GITOPS, app
 from .common import (
     Actor,
     Environment,
@@ -151,7 +151,7 @@ def _warn_about(plans: list[Plan]) -> None:
                 say(line)
 
 
-@app.command()
+@app.command(rich_help_panel=GITOPS)
 def validate(
     paths: Paths,
     junit: Annotated[
@@ -176,7 +176,7 @@ def validate(
     say(f"{len(result.files)} manifest file(s) valid ({counts}).")
 
 
-@app.command()
+@app.command(rich_help_panel=GITOPS)
 def plan(
     paths: Paths,
     out_file: Annotated[
@@ -222,7 +222,7 @@ def plan(
         raise typer.Exit(2)
 
 
-@app.command()
+@app.command(rich_help_panel=GITOPS)
 def show(
     plan_file: Annotated[
         Path, typer.Argument(help="A saved plan from `registry plan --out`.", show_default=False)
@@ -237,7 +237,7 @@ def show(
     out(PLAN_RENDERERS[output](saved_plan.read(plan_file)))
 
 
-@app.command("apply")
+@app.command("apply", rich_help_panel=GITOPS)
 def apply_command(
     paths: Annotated[
         list[Path],
@@ -328,7 +328,7 @@ def _confirm() -> None:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(rich_help_panel=GITOPS)
 def export(
     environment: Environment,
     out_file: Annotated[

@@ -12,7 +12,7 @@ import typer
 from registry import names
 from registry.errors import RegistryError
 
-from .app import app
+from .app import ROUTER, app
 from .common import Environment, ModelName, out, say
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ class HealthFormat(enum.StrEnum):
     json = "json"
 
 
-@app.command()
+@app.command(rich_help_panel=ROUTER)
 def health(
     model_name: ModelName,
     environment: Environment,

@@ -12,7 +12,7 @@ from reconciler.apply import DEFAULT_LOCK_TIMEOUT, ApplyResult
 from reconciler.plan import Plan
 from registry import names
 
-from .app import app, db_app
+from .app import OPERATOR, app, db_app
 from .common import (
     Actor,
     DryRun,
@@ -96,7 +96,7 @@ def _report(plan: Plan, result: ApplyResult | None, *, dry_run: bool, output: Ou
         say("Dry run: nothing was written.")
 
 
-@app.command()
+@app.command(rich_help_panel=OPERATOR)
 def register(
     model_name: ModelName,
     environment: Environment,
@@ -189,7 +189,7 @@ def _status_command(action: str, help_text: str) -> None:
         )
 
     command.__doc__ = help_text
-    app.command(name=action)(command)
+    app.command(name=action, rich_help_panel=OPERATOR)(command)
 
 
 _status_command("enable", "Enable a disabled model for routing.")
@@ -197,7 +197,7 @@ _status_command("disable", "Disable a model temporarily (the entry stays).")
 _status_command("deregister", "Remove a model from routing: status disabled, deregistered_at set.")
 
 
-@app.command("list")
+@app.command("list", rich_help_panel=OPERATOR)
 def list_entries(
     environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
     status: Annotated[str | None, typer.Option(help="ready, pending or disabled.")] = None,
@@ -222,7 +222,7 @@ def list_entries(
     out(renderers[output](entries))
 
 
-@app.command()
+@app.command(rich_help_panel=OPERATOR)
 def history(
     environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
     model_name: Annotated[str | None, typer.Option("--model-name", "-m")] = None,
