@@ -1,0 +1,236 @@
+"""The scenarios: each run returns seconds per phase and per floor, measured side by side."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from registry.entry import Entry, cache_key
+from registry.names import convention_endpoint
+
+from .data import Dataset
+from .plan_run import timed
+from .servers import ROOT, Servers
+
+Run = dict[str, dict[str, float]]  # {"phases": {name: s}, "floors": {name: s}}
+BIN = Path(sys.executable).parent
+
+
+def populate(servers: Servers, dataset: Dataset) -> None:
+    """Register the dataset's models through the one write path (a plan of creates)."""
+    from reconciler.apply import apply
+    from reconciler.diff import plan_environment
+    from registry import db
+    from registry.cache import Cache
+
+    conn = db.connect(db.Target(servers.database_url, "benchmark database"))
+    cache = Cache(servers.redis_url)
+    plan = plan_environment(
+        dataset.registered(), [], environment=dataset.environment, revision=0, prune=False
+    )
+    apply(conn, plan, actor="benchmark", cache=cache)
+    cache.close()
+    conn.close()
+
+
+def plan(servers: Servers, dataset: Dataset, *, floors: bool = True) -> dict[str, Any]:
+    """One `plan` in a fresh interpreter (benchmarks.plan_run)."""
+    answer = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.plan_run",
+            str(dataset.manifest),
+            servers.database_url,
+            servers.kube_url,
+            *([] if floors else ["--no-floors"]),
+        ],
+        cwd=ROOT,
+        env=servers.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if answer.returncode:
+        raise RuntimeError(f"benchmarks.plan_run failed:\n{answer.stderr}")
+    return json.loads(answer.stdout)
+
+
+def apply_creates(servers: Servers, conn: Any, cache: Any, count: int, run: int) -> Run:
+    """Apply a plan of ``count`` creates (with their observed health) to a new environment."""
+    from reconciler.apply import apply
+    from reconciler.diff import plan_environment
+    from reconciler.health import Health
+    from registry.cache import sync_outbox
+
+    environment = f"apply-{run}"
+    desired = [
+        Entry(
+            model_name=f"model-{i:06d}",
+            environment=environment,
+            namespace=f"team-{i % 10}",
+            endpoint=convention_endpoint(f"model-{i:06d}", environment, f"team-{i % 10}"),
+            managed_by="manifest",
+        )
+        for i in range(count)
+    ]
+    now = datetime.now(UTC)
+    health = {e.model_name: Health("Healthy", None, 1, 1, now) for e in desired}
+    change_plan = plan_environment(
+        desired, [], environment=environment, revision=0, prune=False, health=health
+    )
+    keys = [cache_key(environment, e.model_name) for e in desired]
+    rows = [
+        (e.model_name, e.environment, e.namespace, e.endpoint, "ready", "Healthy", "manifest", now)
+        for e in desired
+    ]
+
+    def raw_insert() -> None:
+        with (
+            conn.transaction(force_rollback=True),
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY model_registry_entries (model_name, environment, namespace, endpoint,"
+                " status, health, managed_by, last_health_check) FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+
+    def raw_pipeline() -> None:
+        pipe = cache.client.pipeline(transaction=False)
+        for start in range(0, len(keys), 1000):
+            pipe.delete(*keys[start : start + 1000])
+        pipe.execute()
+
+    def cached() -> None:  # the router has every key cached: the deletes do real work
+        cache.client.mset(dict.fromkeys(keys, b"{}"))
+
+    floors, phases = {}, {}
+    floors["raw batched INSERT (COPY)"], _ = timed(raw_insert)
+    phases["apply write"], _ = timed(lambda: apply(conn, change_plan, actor="benchmark"))
+    cached()
+    floors["raw Redis pipeline"], _ = timed(raw_pipeline)
+    cached()
+    phases["invalidate"], _ = timed(lambda: sync_outbox(conn, cache))
+    return {"phases": phases, "floors": floors}
+
+
+def resolve(servers: Servers, conn: Any, cache: Any, dataset: Dataset, count: int) -> Run:
+    """Per lookup: cache hits and misses of ``Resolver.resolve`` beside raw Redis/SQL."""
+    from registry.cache import Route, encode
+    from registry.lookup import Resolver
+
+    environment = dataset.environment
+    models = [e.model_name for e in dataset.registered()][:count]
+    keys = [cache_key(environment, m) for m in models]
+    resolver = Resolver(servers.database_url, cache=cache, ttl=120)
+    client = cache.client
+    select = (
+        "SELECT namespace, endpoint, status FROM model_registry_entries"
+        " WHERE model_name = %s AND environment = %s"
+    )
+
+    def each(function: Callable[[str, str], Any]) -> float:
+        seconds, _ = timed(lambda: [function(m, k) for m, k in zip(models, keys, strict=True)])
+        return seconds / len(models)
+
+    def raw_hit(model: str, key: str) -> Any:
+        return json.loads(client.get(key))
+
+    def raw_miss(model: str, key: str) -> Any:
+        namespace, endpoint, status = conn.execute(select, (model, environment)).fetchone()
+        value = encode(Route(model, environment, namespace, endpoint, status))
+        return client.set(key, value, px=120_000)
+
+    def lookup(model: str, key: str) -> Any:
+        return resolver.resolve(model, environment)
+
+    client.delete(*keys)
+    miss = each(lookup)
+    client.delete(*keys)
+    miss_floor = each(raw_miss)
+    resolver.resolve(models[0], environment)  # the pool's first connection is set up
+    hit = each(lookup)
+    hit_floor = each(raw_hit)
+    resolver._pool.close()  # the cache is the caller's
+    return {
+        "phases": {"resolve (cache hit)": hit, "resolve (cache miss)": miss},
+        "floors": {"raw GET + JSON decode": hit_floor, "raw indexed SELECT + SET": miss_floor},
+    }
+
+
+def _seconds(command: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
+    start = time.perf_counter()
+    answer = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if answer.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{answer.stderr}")
+    return seconds
+
+
+def startup(servers: Servers) -> Run:
+    """Wall time of whole commands that need no server, beside importing their libraries."""
+    env = servers.env()
+    return {
+        "phases": {
+            "registry --help": _seconds([str(BIN / "registry"), "--help"], env),
+            "registry validate examples/": _seconds(
+                [str(BIN / "registry"), "validate", "examples/"], env
+            ),
+        },
+        "floors": {
+            "python -c 'import typer, yaml, jsonschema'": _seconds(
+                [sys.executable, "-c", "import typer, yaml, jsonschema"], env
+            )
+        },
+    }
+
+
+DECLARATIVE_NAMESPACE = "ops"
+
+
+def declarative_served(count: int, runs: int) -> list[tuple[str, str, str]]:
+    """The Deployments the declarative/imperative comparison registers, one set per run."""
+    return [
+        (f"model-{i:06d}", f"{how}-{run}", DECLARATIVE_NAMESPACE)
+        for run in range(runs)
+        for how in ("imperative", "declarative")
+        for i in range(count)
+    ]
+
+
+def declarative_vs_imperative(servers: Servers, count: int, run: int, folder: Path) -> Run:
+    """``count`` `registry register` calls against one `registry apply` of the same models."""
+    from .data import Model, manifest_text
+
+    env = servers.env()
+    registry = str(BIN / "registry")
+    imperative, declarative = f"imperative-{run}", f"declarative-{run}"
+    names = [f"model-{i:06d}" for i in range(count)]
+    manifest = folder / f"{declarative}.yaml"
+    models = [Model(name, DECLARATIVE_NAMESPACE, True, None) for name in names]
+    manifest.write_text(manifest_text(declarative, DECLARATIVE_NAMESPACE, models))
+
+    def register_each() -> None:
+        for name in names:
+            _seconds(
+                [registry, "register", "-m", name, "-e", imperative, "--namespace", "ops"], env
+            )
+
+    seconds, _ = timed(register_each)
+    return {
+        "phases": {
+            f"{count} x registry register": seconds,
+            "1 x registry apply": _seconds(
+                [registry, "apply", str(manifest), "--auto-approve"], env
+            ),
+        },
+        "floors": {},
+    }
