@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from registry import store
 from registry.cache import Cache, CacheUnavailable, pending_invalidations, sync_outbox
+from registry.errors import DatabaseUnavailable
 
 from .plan import Plan, _entry_to_dict
 
@@ -109,8 +110,9 @@ def _invalidate(conn: psycopg.Connection, result: ApplyResult, cache: Cache | No
     """Sync the cache outbox once the change is committed.
 
     Also runs for an apply without changes, so the next apply finishes what an
-    earlier Redis outage left queued. Redis being down never fails an apply:
-    the keys stay in the outbox and the result says how many.
+    earlier Redis outage left queued. Neither Redis down nor the database
+    connection lost after the commit fails an apply: the keys stay in the
+    outbox and the result says so.
     """
     if cache is None:
         return result
@@ -120,3 +122,5 @@ def _invalidate(conn: psycopg.Connection, result: ApplyResult, cache: Cache | No
         return replace(
             result, pending_invalidations=pending_invalidations(conn), cache_error=error.summary
         )
+    except DatabaseUnavailable:
+        return replace(result, cache_error="the database connection was lost after the commit")

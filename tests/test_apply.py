@@ -246,3 +246,24 @@ def test_concurrent_migrations_do_not_race(database_url):
     assert errors == []
     raw = db.connect(target, prepare_schema=False)
     assert migrate.pending(raw) == []
+
+
+def test_connection_lost_after_commit_still_reports_the_apply(conn, database_url, redis_url):
+    """Committed is committed: a connection lost during the cache sync is no apply error."""
+    from registry.cache import Cache
+
+    pid = conn.info.backend_pid
+
+    class KilledDuringSync(Cache):
+        def invalidate(self, keys):
+            with psycopg.connect(database_url, autocommit=True) as killer:
+                killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            return super().invalidate(keys)
+
+    plan = operator.register(None, 0, model_name="a", environment=ENV)
+    result = apply(conn, plan, cache=KilledDuringSync(redis_url))
+    assert result.revision == 1 and result.cache_error
+    with psycopg.connect(database_url) as check:
+        assert check.execute("SELECT count(*) FROM model_registry_entries").fetchone()[0] == 1
+        # The key is still queued: `registry cache sync` finishes the job.
+        assert check.execute("SELECT count(*) FROM registry_cache_outbox").fetchone()[0] == 1

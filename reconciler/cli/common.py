@@ -85,9 +85,10 @@ def report_apply(result: ApplyResult) -> None:
     if result.applied:
         environment = result.plan.environment
         say(f'Applied to environment "{environment}", now at revision {result.revision}.')
-    if result.pending_invalidations:
+    if result.cache_error:
+        count = result.pending_invalidations or "its"
         warn(
-            f"the change is committed, but {result.pending_invalidations} cache "
+            f"the change is committed, but {count} cache "
             f"invalidation(s) are pending: {result.cache_error}. Run `registry cache sync` "
             "once Redis is back (the next apply also does it); until then the router may "
             "serve the old entries until their cache TTL expires"
