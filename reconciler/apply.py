@@ -82,6 +82,13 @@ def apply_current(
     """
     with store.environment_lock(conn, environment, lock_timeout=lock_timeout):
         plan = make_plan()
+        observed = {
+            o.model_name: store.HealthRecord(o.model_name, o.health, o.checked_at)
+            for o in plan.observations
+        }
+        # A created entry is written with its observation (one row write instead of an
+        # insert then an update); existing rows go through record_health's newer-only rule.
+        created = {c.model_name for c in plan.changes if c.before is None}
         if plan.has_changes:
             writes = [
                 store.EntryWrite(
@@ -89,6 +96,7 @@ def apply_current(
                     entry=change.after,
                     before=_entry_to_dict(change.before),
                     after=_entry_to_dict(change.after),
+                    observed=observed.get(change.model_name) if change.before is None else None,
                 )
                 for change in plan.changes
             ]
@@ -97,11 +105,10 @@ def apply_current(
             )
         else:
             revision = store.revision(conn, environment)
-        # After the upserts, so that entries created by this plan get their health too.
         store.record_health(
             conn,
             environment,
-            [store.HealthRecord(o.model_name, o.health, o.checked_at) for o in plan.observations],
+            [record for name, record in observed.items() if name not in created],
         )
     return _invalidate(conn, ApplyResult(plan, revision), cache)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -43,12 +43,21 @@ class Entry:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready mapping with the field names of the database table."""
-        data = asdict(self)
-        del data["deregistered"]
-        for name, value in data.items():
-            if isinstance(value, datetime):
-                data[name] = value.isoformat()
-        return {"id": data.pop("id"), **data}
+        # Written out: dataclasses.asdict deep-copies, 50 us an entry at 10,000 entries.
+        return {
+            "id": self.id,
+            "model_name": self.model_name,
+            "environment": self.environment,
+            "namespace": self.namespace,
+            "endpoint": self.endpoint,
+            "status": self.status,
+            "health": self.health,
+            "managed_by": self.managed_by,
+            "last_health_check": _iso(self.last_health_check),
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "deregistered_at": _iso(self.deregistered_at),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry:
@@ -58,6 +67,10 @@ class Entry:
                 fields[name] = datetime.fromisoformat(fields[name])
         fields.setdefault("deregistered", fields.get("deregistered_at") is not None)
         return cls(**fields)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def cache_key(environment: str, model_name: str) -> str:

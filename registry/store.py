@@ -7,6 +7,7 @@ revision check, audit and the cache outbox happen in exactly one place.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,6 +29,15 @@ APPLY_LOCK_CLASS = 0x72656769  # "regi"
 
 
 @dataclass(frozen=True)
+class HealthRecord:
+    """An observation of one entry's deployment: bookkeeping, not a change."""
+
+    model_name: str
+    health: str
+    checked_at: Any  # datetime
+
+
+@dataclass(frozen=True)
 class EntryWrite:
     """The new state of one entry plus how it is recorded in the audit log."""
 
@@ -35,15 +45,7 @@ class EntryWrite:
     entry: Entry
     before: dict[str, Any] | None
     after: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class HealthRecord:
-    """An observation of one entry's deployment: bookkeeping, not a change."""
-
-    model_name: str
-    health: str
-    checked_at: Any  # datetime
+    observed: HealthRecord | None = None  # a new entry's first health observation
 
 
 @dataclass(frozen=True)
@@ -160,11 +162,23 @@ def lock_key(environment: str) -> int:
     return zlib.crc32(environment.encode()) - 2**31
 
 
+# The entries of one apply go in by COPY into this table, then one INSERT ... SELECT:
+# executemany would send one upsert per row (1 s for 10,000 rows, COPY about 0.1 s).
+_STAGE = """
+CREATE TEMP TABLE registry_writes (
+    position integer, model_name text, environment text, namespace text, endpoint text,
+    status text, health text, managed_by text, last_health_check timestamptz,
+    deregistered boolean
+) ON COMMIT DROP
+"""
+
 _UPSERT = """
 INSERT INTO model_registry_entries AS e
     (model_name, environment, namespace, endpoint, status, health, managed_by,
      last_health_check, deregistered_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN now() END)
+SELECT model_name, environment, namespace, endpoint, status, health, managed_by,
+       last_health_check, CASE WHEN deregistered THEN now() END
+FROM registry_writes ORDER BY position
 ON CONFLICT (model_name, environment) DO UPDATE SET
     namespace = EXCLUDED.namespace,
     endpoint = EXCLUDED.endpoint,
@@ -178,10 +192,10 @@ ON CONFLICT (model_name, environment) DO UPDATE SET
 """
 
 _AUDIT = """
-INSERT INTO registry_audit_log
+COPY registry_audit_log
     (environment, revision, plan_id, action, model_name, actor, commit_sha, pipeline_url,
      before, after)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+FROM STDIN
 """
 
 
@@ -233,11 +247,9 @@ def write_changes(
 
     Refuses a stale base revision, upserts the entries, appends one audit row
     per write, bumps the revision once and queues the changed cache keys in
-    the outbox. Statements are batched with executemany, which psycopg
-    pipelines: a handful of round trips whatever the number of rows.
+    the outbox. Rows travel by COPY: a handful of round trips and no per-row
+    statement, whatever the number of rows.
     """
-    from psycopg.types.json import Jsonb
-
     current = revision(conn, environment)
     if current != base_revision:
         raise StaleRevision(
@@ -245,52 +257,57 @@ def write_changes(
             f"the plan was made at revision {base_revision}; run plan again"
         )
     with conn.cursor() as cur:
-        cur.executemany(
-            _UPSERT,
-            [
-                (
-                    w.entry.model_name,
-                    w.entry.environment,
-                    w.entry.namespace,
-                    w.entry.endpoint,
-                    w.entry.status,
-                    w.entry.health,
-                    w.entry.managed_by,
-                    w.entry.last_health_check,
-                    w.entry.deregistered,
+        cur.execute(_STAGE)
+        with cur.copy("COPY registry_writes FROM STDIN") as copy:
+            for position, w in enumerate(writes):
+                copy.write_row(
+                    (
+                        position,
+                        w.entry.model_name,
+                        w.entry.environment,
+                        w.entry.namespace,
+                        w.entry.endpoint,
+                        w.entry.status,
+                        w.observed.health if w.observed else w.entry.health,
+                        w.entry.managed_by,
+                        w.observed.checked_at if w.observed else w.entry.last_health_check,
+                        w.entry.deregistered,
+                    )
                 )
-                for w in writes
-            ],
-        )
+        cur.execute(_UPSERT)
         new_revision = cur.execute(
             "INSERT INTO registry_revisions (environment, revision) VALUES (%s, 1)"
             " ON CONFLICT (environment) DO UPDATE"
             " SET revision = registry_revisions.revision + 1 RETURNING revision",
             (environment,),
         ).fetchone()[0]
-        cur.executemany(
-            _AUDIT,
-            [
-                (
-                    environment,
-                    new_revision,
-                    audit.plan_id,
-                    w.action,
-                    w.entry.model_name,
-                    audit.actor,
-                    audit.commit_sha,
-                    audit.pipeline_url,
-                    Jsonb(w.before) if w.before is not None else None,
-                    Jsonb(w.after) if w.after is not None else None,
+        with cur.copy(_AUDIT) as copy:
+            for w in writes:
+                copy.write_row(
+                    (
+                        environment,
+                        new_revision,
+                        audit.plan_id,
+                        w.action,
+                        w.entry.model_name,
+                        audit.actor,
+                        audit.commit_sha,
+                        audit.pipeline_url,
+                        _json(w.before),
+                        _json(w.after),
+                    )
                 )
-                for w in writes
-            ],
-        )
-        cur.executemany(
-            "INSERT INTO registry_cache_outbox (cache_key) VALUES (%s)",
-            [(cache_key(environment, w.entry.model_name),) for w in writes],
+        cur.execute(
+            "INSERT INTO registry_cache_outbox (cache_key)"
+            " SELECT %s || model_name FROM registry_writes ORDER BY position",
+            (cache_key(environment, ""),),
         )
     return new_revision
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    # COPY's text format takes jsonb as its text.
+    return None if value is None else json.dumps(value)
 
 
 def record_health(
