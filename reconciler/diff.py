@@ -77,7 +77,6 @@ def _target(
             reason = (seen.reason if seen else None) or f"deployment is {observed or 'Missing'}"
     if before is None:
         return wanted.with_changes(status=status, health=observed or wanted.health), reason
-    managed_by = wanted.managed_by
     if (
         wanted.namespace == before.namespace
         and wanted.endpoint == before.endpoint
@@ -86,12 +85,14 @@ def _target(
     ):
         # Already what the manifest says: taking over an entry that `register` wrote is
         # not worth a change (export -> plan must be empty); the next real change does it.
-        managed_by = before.managed_by
+        # Observed health alone is bookkeeping that apply records, so the entry stays as is
+        # (and the common case builds no new Entry).
+        return before, reason
     after = before.with_changes(
         namespace=wanted.namespace,
         endpoint=wanted.endpoint,
         status=status,
-        managed_by=managed_by,
+        managed_by=wanted.managed_by,
         deregistered=False,
         health=observed or before.health,
     )
