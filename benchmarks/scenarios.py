@@ -22,6 +22,14 @@ Run = dict[str, dict[str, float]]  # {"phases": {name: s}, "floors": {name: s}}
 BIN = Path(sys.executable).parent
 
 
+def healthy(entries: list[Entry]) -> dict[str, Any]:
+    """What the cluster says of every entry: its Deployment is Healthy, just now."""
+    from reconciler.health import Health
+
+    now = datetime.now(UTC)
+    return {e.model_name: Health("Healthy", None, 1, 1, now) for e in entries}
+
+
 def populate(servers: Servers, dataset: Dataset) -> None:
     """Register the dataset's models through the one write path (a plan of creates)."""
     from reconciler.apply import apply
@@ -31,8 +39,14 @@ def populate(servers: Servers, dataset: Dataset) -> None:
 
     conn = db.connect(db.Target(servers.database_url, "benchmark database"))
     cache = Cache(servers.redis_url)
+    registered = dataset.registered()
     plan = plan_environment(
-        dataset.registered(), [], environment=dataset.environment, revision=0, prune=False
+        registered,
+        [],
+        environment=dataset.environment,
+        revision=0,
+        prune=False,
+        health=healthy(registered),
     )
     apply(conn, plan, actor="benchmark", cache=cache)
     cache.close()
@@ -66,7 +80,6 @@ def apply_creates(servers: Servers, conn: Any, cache: Any, count: int, run: int)
     """Apply a plan of ``count`` creates (with their observed health) to a new environment."""
     from reconciler.apply import apply
     from reconciler.diff import plan_environment
-    from reconciler.health import Health
     from registry.cache import sync_outbox
 
     environment = f"apply-{run}"
@@ -81,9 +94,8 @@ def apply_creates(servers: Servers, conn: Any, cache: Any, count: int, run: int)
         for i in range(count)
     ]
     now = datetime.now(UTC)
-    health = {e.model_name: Health("Healthy", None, 1, 1, now) for e in desired}
     change_plan = plan_environment(
-        desired, [], environment=environment, revision=0, prune=False, health=health
+        desired, [], environment=environment, revision=0, prune=False, health=healthy(desired)
     )
     keys = [cache_key(environment, e.model_name) for e in desired]
     rows = [
