@@ -201,7 +201,7 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def table(results: dict[str, Any]) -> str:
     def ms(seconds: float) -> str:
-        if seconds < 0.01:  # one lookup
+        if seconds < 0.001:  # one lookup
             return f"{seconds * 1e6:10.1f} us"
         return f"{seconds * 1000:10.1f} ms" if seconds < 100 else f"{seconds:10.1f} s"
 
