@@ -8,7 +8,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.manifest import Manifest, load_text
+from reconciler.manifest import Manifest, _validator, conforms, load_text
 
 # What YAML counts as a line break (YAML 1.1 also counts NEL and the Unicode separators).
 LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
@@ -116,6 +116,13 @@ manifest_data = st.fixed_dictionaries(
 def test_arbitrary_manifest_shaped_data(data, style):
     text = yaml.safe_dump(data, default_flow_style=(style == "flow"), allow_unicode=True)
     check(text)
+
+
+@SETTINGS
+@given(manifest_data)
+def test_fast_schema_check_agrees_with_jsonschema(data):
+    # The loader trusts the compiled check to say "valid"; it must never disagree.
+    assert conforms(data) == _validator().is_valid(data)
 
 
 @SETTINGS
