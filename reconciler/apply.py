@@ -12,7 +12,7 @@ from registry import store
 from registry.cache import Cache, CacheUnavailable, pending_invalidations, sync_outbox
 from registry.errors import DatabaseUnavailable
 
-from .plan import Plan, _entry_to_dict
+from .plan import Plan
 
 if TYPE_CHECKING:
     import psycopg
@@ -94,8 +94,6 @@ def apply_current(
                 store.EntryWrite(
                     action=change.action,
                     entry=change.after,
-                    before=_entry_to_dict(change.before),
-                    after=_entry_to_dict(change.after),
                     observed=observed.get(change.model_name) if change.before is None else None,
                 )
                 for change in plan.changes

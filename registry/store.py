@@ -7,7 +7,6 @@ revision check, audit and the cache outbox happen in exactly one place.
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,12 +38,13 @@ class HealthRecord:
 
 @dataclass(frozen=True)
 class EntryWrite:
-    """The new state of one entry plus how it is recorded in the audit log."""
+    """The new state of one entry and the action the audit log records for it.
+
+    The audit row's before and after are the stored rows, taken by the database.
+    """
 
     action: str
     entry: Entry
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
     observed: HealthRecord | None = None  # a new entry's first health observation
 
 
@@ -166,36 +166,51 @@ def lock_key(environment: str) -> int:
 # executemany would send one upsert per row (1 s for 10,000 rows, COPY about 0.1 s).
 _STAGE = """
 CREATE TEMP TABLE registry_writes (
-    position integer, model_name text, environment text, namespace text, endpoint text,
-    status text, health text, managed_by text, last_health_check timestamptz,
+    position integer, action text, model_name text, environment text, namespace text,
+    endpoint text, status text, health text, managed_by text, last_health_check timestamptz,
     deregistered boolean
 ) ON COMMIT DROP
 """
 
-_UPSERT = """
-INSERT INTO model_registry_entries AS e
-    (model_name, environment, namespace, endpoint, status, health, managed_by,
-     last_health_check, deregistered_at)
-SELECT model_name, environment, namespace, endpoint, status, health, managed_by,
-       last_health_check, CASE WHEN deregistered THEN now() END
-FROM registry_writes ORDER BY position
-ON CONFLICT (model_name, environment) DO UPDATE SET
-    namespace = EXCLUDED.namespace,
-    endpoint = EXCLUDED.endpoint,
-    status = EXCLUDED.status,
-    health = EXCLUDED.health,
-    managed_by = EXCLUDED.managed_by,
-    last_health_check = COALESCE(EXCLUDED.last_health_check, e.last_health_check),
-    deregistered_at = CASE WHEN EXCLUDED.deregistered_at IS NULL THEN NULL
-                           ELSE COALESCE(e.deregistered_at, EXCLUDED.deregistered_at) END,
-    updated_at = now()
-"""
-
-_AUDIT = """
-COPY registry_audit_log
+# One statement writes the entries and their audit rows. The CTEs share one
+# snapshot, so `previous` sees the rows as they were before `written` changed
+# them; PostgreSQL builds the before/after JSON itself, with no per-row Python.
+_UPSERT_AND_AUDIT = """
+WITH previous AS MATERIALIZED (
+    SELECT w.position,
+           to_jsonb(e) || jsonb_build_object('deregistered', e.deregistered_at IS NOT NULL) AS doc
+    FROM registry_writes w
+    JOIN model_registry_entries e
+      ON e.environment = %(environment)s AND e.model_name = w.model_name
+), written AS (
+    INSERT INTO model_registry_entries AS e
+        (model_name, environment, namespace, endpoint, status, health, managed_by,
+         last_health_check, deregistered_at)
+    SELECT model_name, environment, namespace, endpoint, status, health, managed_by,
+           last_health_check, CASE WHEN deregistered THEN now() END
+    FROM registry_writes ORDER BY position
+    ON CONFLICT (model_name, environment) DO UPDATE SET
+        namespace = EXCLUDED.namespace,
+        endpoint = EXCLUDED.endpoint,
+        status = EXCLUDED.status,
+        health = EXCLUDED.health,
+        managed_by = EXCLUDED.managed_by,
+        last_health_check = COALESCE(EXCLUDED.last_health_check, e.last_health_check),
+        deregistered_at = CASE WHEN EXCLUDED.deregistered_at IS NULL THEN NULL
+                               ELSE COALESCE(e.deregistered_at, EXCLUDED.deregistered_at) END,
+        updated_at = now()
+    RETURNING e.*
+)
+INSERT INTO registry_audit_log
     (environment, revision, plan_id, action, model_name, actor, commit_sha, pipeline_url,
      before, after)
-FROM STDIN
+SELECT w.environment, %(revision)s, %(plan_id)s, w.action, w.model_name, %(actor)s,
+       %(commit_sha)s, %(pipeline_url)s, previous.doc,
+       to_jsonb(written) || jsonb_build_object('deregistered', written.deregistered_at IS NOT NULL)
+FROM registry_writes w
+JOIN written USING (model_name, environment)
+LEFT JOIN previous USING (position)
+ORDER BY w.position
 """
 
 
@@ -257,12 +272,19 @@ def write_changes(
             f"the plan was made at revision {base_revision}; run plan again"
         )
     with conn.cursor() as cur:
+        new_revision = cur.execute(
+            "INSERT INTO registry_revisions (environment, revision) VALUES (%s, 1)"
+            " ON CONFLICT (environment) DO UPDATE"
+            " SET revision = registry_revisions.revision + 1 RETURNING revision",
+            (environment,),
+        ).fetchone()[0]
         cur.execute(_STAGE)
         with cur.copy("COPY registry_writes FROM STDIN") as copy:
             for position, w in enumerate(writes):
                 copy.write_row(
                     (
                         position,
+                        w.action,
                         w.entry.model_name,
                         w.entry.environment,
                         w.entry.namespace,
@@ -274,40 +296,23 @@ def write_changes(
                         w.entry.deregistered,
                     )
                 )
-        cur.execute(_UPSERT)
-        new_revision = cur.execute(
-            "INSERT INTO registry_revisions (environment, revision) VALUES (%s, 1)"
-            " ON CONFLICT (environment) DO UPDATE"
-            " SET revision = registry_revisions.revision + 1 RETURNING revision",
-            (environment,),
-        ).fetchone()[0]
-        with cur.copy(_AUDIT) as copy:
-            for w in writes:
-                copy.write_row(
-                    (
-                        environment,
-                        new_revision,
-                        audit.plan_id,
-                        w.action,
-                        w.entry.model_name,
-                        audit.actor,
-                        audit.commit_sha,
-                        audit.pipeline_url,
-                        _json(w.before),
-                        _json(w.after),
-                    )
-                )
+        cur.execute(
+            _UPSERT_AND_AUDIT,
+            {
+                "environment": environment,
+                "revision": new_revision,
+                "plan_id": audit.plan_id,
+                "actor": audit.actor,
+                "commit_sha": audit.commit_sha,
+                "pipeline_url": audit.pipeline_url,
+            },
+        )
         cur.execute(
             "INSERT INTO registry_cache_outbox (cache_key)"
             " SELECT %s || model_name FROM registry_writes ORDER BY position",
             (cache_key(environment, ""),),
         )
     return new_revision
-
-
-def _json(value: dict[str, Any] | None) -> str | None:
-    # COPY's text format takes jsonb as its text.
-    return None if value is None else json.dumps(value)
 
 
 def record_health(

@@ -22,7 +22,7 @@ PHASES = {
 }
 FLOORS = {
     "plan": {"raw libyaml parse", "raw SELECT", "raw list calls"},
-    "apply": {"raw batched INSERT (COPY)", "raw Redis pipeline"},
+    "apply": {"raw COPY of the same rows (entries, audit, outbox)", "raw Redis pipeline"},
     "resolve": {"raw GET + JSON decode", "raw indexed SELECT + SET"},
     "startup": {"python -c 'import typer, yaml, jsonschema'"},
 }
