@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -67,7 +67,14 @@ class Route:
     status: str
 
     def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+        # Spelled out: dataclasses.asdict deep-copies, a cost on every cache fill.
+        return {
+            "model_name": self.model_name,
+            "environment": self.environment,
+            "namespace": self.namespace,
+            "endpoint": self.endpoint,
+            "status": self.status,
+        }
 
 
 def encode(route: Route | None) -> str:
@@ -151,6 +158,7 @@ class Cache:
             raise self.unavailable(error) from None
         self.client = redis.Redis(connection_pool=pool)
         self._fill = self.client.register_script(_FILL_IF_GENERATION)
+        self._redis_error = redis.RedisError  # kept: an import per call costs on the hit path
 
     @classmethod
     def from_env(cls) -> Cache | None:
@@ -163,17 +171,15 @@ class Cache:
         return CacheUnavailable(self.description, reason)
 
     def _call(self, function, *args: Any) -> Any:
-        import redis
-
         try:
             return function(*args)
-        except redis.RedisError as error:
+        except self._redis_error as error:
             raise self.unavailable(error) from None
 
-    def read(self, environment: str, model_name: str) -> tuple[bytes | None, bytes | None]:
-        """The cached value and the environment's generation, in one round trip."""
+    def read(self, environment: str, model_name: str) -> list[bytes | None]:
+        """[the cached value, the environment's generation], in one round trip."""
         key = cache_key(environment, model_name)
-        return tuple(self._call(self.client.mget, key, generation_key(environment)))
+        return self._call(self.client.mget, key, generation_key(environment))
 
     def fill(
         self,

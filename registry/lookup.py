@@ -15,6 +15,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
 from . import names
 from .cache import Cache, CacheUnavailable, Route, decode, encode, ttl_from_env
 from .errors import DatabaseUnavailable, ModelNotFound, ModelNotReady
@@ -59,8 +62,6 @@ class Resolver:
         cache_retry_interval: float = 1.0,
         description: str = "the registry database",
     ) -> None:
-        from psycopg_pool import ConnectionPool
-
         self.cache = cache
         self.ttl = ttl_from_env() if ttl is None else ttl
         self.negative_ttl = min(negative_ttl, self.ttl)
@@ -146,9 +147,6 @@ class Resolver:
         self._cache_skip_until = time.monotonic() + self.cache_retry_interval
 
     def _query(self, model_name: str, environment: str) -> Route | None:
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
         self._count("database_queries")
         try:
             try:
