@@ -232,25 +232,24 @@ def pending_invalidations(conn: psycopg.Connection) -> int:
 def sync_outbox(conn: psycopg.Connection, cache: Cache) -> int:
     """Delete the queued keys from Redis, then remove exactly those outbox rows.
 
-    The rows are locked with SKIP LOCKED, so two syncs at once split the work
-    instead of blocking; the delete of the rows commits only after Redis
-    confirmed the pipeline. If Redis fails, CacheUnavailable is raised and
-    every row stays queued. Returns the number of rows synced.
+    The rows are deleted (and so locked) in one statement whose transaction
+    commits only after Redis confirmed the pipeline; SKIP LOCKED lets two syncs
+    at once split the work instead of blocking. If Redis fails, the delete is
+    rolled back, CacheUnavailable is raised and every row stays queued.
+    Returns the number of rows synced.
     """
     import psycopg
 
     try:
         with conn.transaction():
-            rows = conn.execute(
-                "SELECT id, cache_key FROM registry_cache_outbox ORDER BY id FOR UPDATE SKIP LOCKED"
+            keys = conn.execute(
+                "DELETE FROM registry_cache_outbox WHERE id IN ("
+                " SELECT id FROM registry_cache_outbox FOR UPDATE SKIP LOCKED)"
+                " RETURNING cache_key"
             ).fetchall()
-            if not rows:
-                return 0
-            cache.invalidate(key for _, key in rows)
-            conn.execute(
-                "DELETE FROM registry_cache_outbox WHERE id = ANY(%s)", ([id_ for id_, _ in rows],)
-            )
-            return len(rows)
+            if keys:
+                cache.invalidate(key for (key,) in keys)
+            return len(keys)
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(
             f"lost the connection to the database while syncing the cache outbox: "

@@ -172,10 +172,11 @@ CREATE TEMP TABLE registry_writes (
 ) ON COMMIT DROP
 """
 
-# One statement writes the entries and their audit rows. The CTEs share one
-# snapshot, so `previous` sees the rows as they were before `written` changed
-# them; PostgreSQL builds the before/after JSON itself, with no per-row Python.
-_UPSERT_AND_AUDIT = """
+# One statement writes the entries, their audit rows and their cache keys in the
+# outbox. The CTEs share one snapshot, so `previous` sees the rows as they were
+# before `written` changed them; PostgreSQL builds the before/after JSON itself,
+# with no per-row Python.
+_WRITE = """
 WITH previous AS MATERIALIZED (
     SELECT w.position,
            to_jsonb(e) || jsonb_build_object('deregistered', e.deregistered_at IS NOT NULL) AS doc
@@ -200,6 +201,9 @@ WITH previous AS MATERIALIZED (
                                ELSE COALESCE(e.deregistered_at, EXCLUDED.deregistered_at) END,
         updated_at = now()
     RETURNING e.*
+), queued AS (
+    INSERT INTO registry_cache_outbox (cache_key)
+    SELECT %(key_prefix)s || model_name FROM registry_writes ORDER BY position
 )
 INSERT INTO registry_audit_log
     (environment, revision, plan_id, action, model_name, actor, commit_sha, pipeline_url,
@@ -297,20 +301,16 @@ def write_changes(
                     )
                 )
         cur.execute(
-            _UPSERT_AND_AUDIT,
+            _WRITE,
             {
                 "environment": environment,
+                "key_prefix": cache_key(environment, ""),
                 "revision": new_revision,
                 "plan_id": audit.plan_id,
                 "actor": audit.actor,
                 "commit_sha": audit.commit_sha,
                 "pipeline_url": audit.pipeline_url,
             },
-        )
-        cur.execute(
-            "INSERT INTO registry_cache_outbox (cache_key)"
-            " SELECT %s || model_name FROM registry_writes ORDER BY position",
-            (cache_key(environment, ""),),
         )
     return new_revision
 
