@@ -17,10 +17,23 @@ import pytest
 
 from .conftest import ROOT
 
-MISSING = [tool for tool in ("gitlab-ci-local", "rsync", "git") if shutil.which(tool) is None]
+
+def missing_tools() -> list[str]:
+    """What this machine lacks to run the pipeline, each with why."""
+    missing = [f"{tool} (not on PATH)" for tool in ("rsync", "git") if shutil.which(tool) is None]
+    try:
+        subprocess.run(
+            ["gitlab-ci-local", "--version"], check=True, capture_output=True, timeout=60
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        missing.append(f"a working gitlab-ci-local ({type(error).__name__})")
+    return missing
+
+
+MISSING = missing_tools()
 pytestmark = pytest.mark.skipif(
     bool(MISSING),
-    reason=f"{' and '.join(MISSING)} not on PATH: install with `npm install -g "
+    reason=f"missing {' and '.join(MISSING)}: install with `npm install -g "
     "gitlab-ci-local@4.60.1` and `apt-get install -y rsync` (.ci/run does this)",
 )
 
