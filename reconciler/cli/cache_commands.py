@@ -24,7 +24,9 @@ from .common import (
 if TYPE_CHECKING:
     from registry.cache import Cache
 
-cache_app = typer.Typer(help="The router's Redis cache.", no_args_is_help=True)
+cache_app = typer.Typer(
+    help="The router's Redis cache.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(cache_app, name="cache", rich_help_panel=ROUTER)
 
 

@@ -231,7 +231,7 @@ def show(
         PlanFormat.text
     ),
 ) -> None:
-    """Render a saved plan (e.g. as Markdown for a merge request) without re-planning."""
+    """Render a saved plan (as text, JSON or Markdown) without planning again."""
     from reconciler import saved_plan
 
     out(PLAN_RENDERERS[output](saved_plan.read(plan_file)))
