@@ -40,7 +40,8 @@ class HealthRecord:
 class EntryWrite:
     """The new state of one entry and the action the audit log records for it.
 
-    The audit row's before and after are the stored rows, taken by the database.
+    The audit row's before is the stored row, read by the database in the same
+    statement; its after is what this write stores.
     """
 
     action: str
@@ -173,9 +174,9 @@ CREATE TEMP TABLE registry_writes (
 """
 
 # One statement writes the entries, their audit rows and their cache keys in the
-# outbox. The CTEs share one snapshot, so `previous` sees the rows as they were
-# before `written` changed them; PostgreSQL builds the before/after JSON itself,
-# with no per-row Python.
+# outbox. The CTEs share one snapshot, so `previous` sees the stored rows as they
+# were before `written` changed them (the audit's before); the audit's after is
+# the staged row. PostgreSQL builds the JSON, with no per-row Python.
 _WRITE = """
 WITH previous AS MATERIALIZED (
     SELECT w.position,
@@ -189,7 +190,7 @@ WITH previous AS MATERIALIZED (
          last_health_check, deregistered_at)
     SELECT model_name, environment, namespace, endpoint, status, health, managed_by,
            last_health_check, CASE WHEN deregistered THEN now() END
-    FROM registry_writes ORDER BY position
+    FROM registry_writes
     ON CONFLICT (model_name, environment) DO UPDATE SET
         namespace = EXCLUDED.namespace,
         endpoint = EXCLUDED.endpoint,
@@ -200,19 +201,21 @@ WITH previous AS MATERIALIZED (
         deregistered_at = CASE WHEN EXCLUDED.deregistered_at IS NULL THEN NULL
                                ELSE COALESCE(e.deregistered_at, EXCLUDED.deregistered_at) END,
         updated_at = now()
-    RETURNING e.*
 ), queued AS (
     INSERT INTO registry_cache_outbox (cache_key)
-    SELECT %(key_prefix)s || model_name FROM registry_writes ORDER BY position
+    SELECT %(key_prefix)s || model_name FROM registry_writes
 )
 INSERT INTO registry_audit_log
     (environment, revision, plan_id, action, model_name, actor, commit_sha, pipeline_url,
      before, after)
 SELECT w.environment, %(revision)s, %(plan_id)s, w.action, w.model_name, %(actor)s,
        %(commit_sha)s, %(pipeline_url)s, previous.doc,
-       to_jsonb(written) || jsonb_build_object('deregistered', written.deregistered_at IS NOT NULL)
+       jsonb_build_object(
+           'model_name', w.model_name, 'environment', w.environment,
+           'namespace', w.namespace, 'endpoint', w.endpoint, 'status', w.status,
+           'health', w.health, 'managed_by', w.managed_by,
+           'last_health_check', w.last_health_check, 'deregistered', w.deregistered)
 FROM registry_writes w
-JOIN written USING (model_name, environment)
 LEFT JOIN previous USING (position)
 ORDER BY w.position
 """
