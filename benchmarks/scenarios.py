@@ -149,13 +149,14 @@ def apply_creates(servers: Servers, conn: Any, cache: Any, count: int, run: int)
 
 def resolve(servers: Servers, conn: Any, cache: Any, dataset: Dataset, count: int) -> Run:
     """Per lookup: cache hits and misses of ``Resolver.resolve`` beside raw Redis/SQL."""
-    from registry.cache import Route, encode
+    from registry.cache import Cache, Route, encode
     from registry.lookup import Resolver
 
     environment = dataset.environment
     models = [e.model_name for e in dataset.registered()][:count]
     keys = [cache_key(environment, m) for m in models]
-    resolver = Resolver(servers.database_url, cache=cache, ttl=120)
+    # Its own Cache: close() ends the resolver's fill thread and pools, not the caller's cache.
+    resolver = Resolver(servers.database_url, cache=Cache(servers.redis_url), ttl=120)
     client = cache.client
     select = (
         "SELECT namespace, endpoint, status FROM model_registry_entries"
@@ -163,7 +164,12 @@ def resolve(servers: Servers, conn: Any, cache: Any, dataset: Dataset, count: in
     )
 
     def each(function: Callable[[str, str], Any]) -> float:
-        seconds, _ = timed(lambda: [function(m, k) for m, k in zip(models, keys, strict=True)])
+        def run() -> None:
+            for model, key in zip(models, keys, strict=True):
+                function(model, key)
+            resolver.flush()  # the background fills count: the time ends when they are done
+
+        seconds, _ = timed(run)
         return seconds / len(models)
 
     def raw_hit(model: str, key: str) -> Any:
@@ -184,7 +190,7 @@ def resolve(servers: Servers, conn: Any, cache: Any, dataset: Dataset, count: in
     resolver.resolve(models[0], environment)  # the pool's first connection is set up
     hit = each(lookup)
     hit_floor = each(raw_hit)
-    resolver._pool.close()  # the cache is the caller's
+    resolver.close()
     return {
         "phases": {"resolve (cache hit)": hit, "resolve (cache miss)": miss},
         "floors": {"raw GET + JSON decode": hit_floor, "raw indexed SELECT + SET": miss_floor},

@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .entry import Entry, cache_key
 from .errors import DatabaseUnavailable, LockTimeout, StaleRevision
@@ -27,8 +27,11 @@ ENTRY_COLUMNS = (
 APPLY_LOCK_CLASS = 0x72656769  # "regi"
 
 
-@dataclass(frozen=True)
-class HealthRecord:
+# HealthRecord and EntryWrite are NamedTuples, not frozen dataclasses: an apply makes
+# one of each per entry, and a frozen dataclass takes twice as long to build and one
+# more object (its __dict__) for the garbage collector to walk. For 10,000 creates the
+# apply went from about 195 to 177 ms (benchmarks/).
+class HealthRecord(NamedTuple):
     """An observation of one entry's deployment: bookkeeping, not a change."""
 
     model_name: str
@@ -36,8 +39,7 @@ class HealthRecord:
     checked_at: Any  # datetime
 
 
-@dataclass(frozen=True)
-class EntryWrite:
+class EntryWrite(NamedTuple):
     """The new state of one entry and the action the audit log records for it.
 
     The audit row's before is the stored row, read by the database in the same
@@ -184,23 +186,30 @@ WITH previous AS MATERIALIZED (
     FROM registry_writes w
     JOIN model_registry_entries e
       ON e.environment = %(environment)s AND e.model_name = w.model_name
-), written AS (
-    INSERT INTO model_registry_entries AS e
+), created AS (
+    -- Plain INSERT for creates: the plan saw no row, and the lock and the revision
+    -- check guarantee there still is none (ON CONFLICT would cost a speculative
+    -- insertion per row).
+    INSERT INTO model_registry_entries
         (model_name, environment, namespace, endpoint, status, health, managed_by,
          last_health_check, deregistered_at)
     SELECT model_name, environment, namespace, endpoint, status, health, managed_by,
            last_health_check, CASE WHEN deregistered THEN now() END
     FROM registry_writes
-    ON CONFLICT (model_name, environment) DO UPDATE SET
-        namespace = EXCLUDED.namespace,
-        endpoint = EXCLUDED.endpoint,
-        status = EXCLUDED.status,
-        health = EXCLUDED.health,
-        managed_by = EXCLUDED.managed_by,
-        last_health_check = COALESCE(EXCLUDED.last_health_check, e.last_health_check),
-        deregistered_at = CASE WHEN EXCLUDED.deregistered_at IS NULL THEN NULL
-                               ELSE COALESCE(e.deregistered_at, EXCLUDED.deregistered_at) END,
+    WHERE action = 'create'
+), updated AS (
+    UPDATE model_registry_entries AS e SET
+        namespace = w.namespace,
+        endpoint = w.endpoint,
+        status = w.status,
+        health = w.health,
+        managed_by = w.managed_by,
+        last_health_check = COALESCE(w.last_health_check, e.last_health_check),
+        deregistered_at = CASE WHEN w.deregistered THEN COALESCE(e.deregistered_at, now()) END,
         updated_at = now()
+    FROM registry_writes w
+    WHERE w.action <> 'create'
+      AND e.environment = %(environment)s AND e.model_name = w.model_name
 ), queued AS (
     INSERT INTO registry_cache_outbox (cache_key)
     SELECT %(key_prefix)s || model_name FROM registry_writes

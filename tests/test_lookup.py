@@ -88,6 +88,7 @@ def test_miss_reads_the_database_and_fills_the_cache_with_the_ttl(conn, resolver
     register(conn)
     route = resolver.resolve(MODEL, ENV)
     assert (route.endpoint, route.status, route.namespace) == (ENDPOINT, "ready", "system")
+    resolver.flush()  # the fill runs off the request path
     assert decode(cache.client.get(KEY)) == route
     assert 0 < cache.client.ttl(KEY) <= 120
     assert resolver.resolve(MODEL, ENV) == route
@@ -109,6 +110,7 @@ def test_ttl_comes_from_registry_cache_ttl(conn, database_url, cache, monkeypatc
 def test_a_cache_hit_does_not_touch_the_database(conn, resolver):
     register(conn)
     route = resolver.resolve(MODEL, ENV)
+    resolver.flush()
     queries = resolver.stats.database_queries
     # Make every query fail: only a lookup that never reaches PostgreSQL still answers.
     conn.execute("ALTER TABLE model_registry_entries RENAME TO hidden_entries")
@@ -126,6 +128,7 @@ def test_unknown_model_is_not_found_and_register_clears_the_negative_cache(conn,
     with pytest.raises(ModelNotFound) as raised:
         resolver.resolve(MODEL, ENV)
     assert str(raised.value) == f"model not found in registry: {MODEL}"
+    resolver.flush()
     assert decode(cache.client.get(KEY)) is None  # negative entry, short TTL
     assert 0 < cache.client.pttl(KEY) <= lookup.DEFAULT_NEGATIVE_TTL * 1000
     with pytest.raises(ModelNotFound):
@@ -143,11 +146,13 @@ def test_pending_model_is_not_ready(conn, resolver):
         with pytest.raises(ModelNotReady) as raised:
             resolver.resolve(MODEL, ENV)
         assert str(raised.value) == f"model not ready: {MODEL} (status: pending)"
+        resolver.flush()
     assert resolver.stats.cache_hits == 1
 
 
 def test_every_kind_of_change_is_seen_at_once(conn, resolver, cache):
     def cached_then_changed(apply_change):
+        resolver.flush()
         assert cache.client.exists(KEY)  # the router holds the old state...
         apply_change()
         assert not cache.client.exists(KEY)  # ...and the change invalidated it
@@ -180,6 +185,52 @@ def test_every_kind_of_change_is_seen_at_once(conn, resolver, cache):
     ]
 
 
+class HeldFills(Cache):
+    """A real Cache whose fills wait until the test releases them: a slow fill thread."""
+
+    def __init__(self, url):
+        super().__init__(url)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def fill_many(self, fills):
+        self.entered.set()
+        assert self.release.wait(DEADLINE)
+        return super().fill_many(fills)
+
+
+def test_a_fill_that_lands_after_a_change_is_refused(conn, database_url, redis_url, cache):
+    register(conn)
+    held = HeldFills(redis_url)
+    with Resolver(database_url, cache=held) as resolver:
+        assert resolver.resolve(MODEL, ENV).endpoint == ENDPOINT  # answered; its fill waits
+        set_status(conn, cache, "disable")  # committed and invalidated meanwhile
+        held.release.set()
+        resolver.flush()
+        assert not cache.client.exists(KEY)  # the old route was not put back
+        assert resolver.stats.fills_refused == 1
+        with pytest.raises(ModelNotReady, match=r"\(status: disabled\)"):
+            resolver.resolve(MODEL, ENV)
+
+
+def test_a_full_fill_queue_drops_fills_but_never_a_lookup(
+    conn, database_url, redis_url, cache, monkeypatch
+):
+    register(conn)
+    monkeypatch.setattr(lookup, "FILL_QUEUE_SIZE", 2)
+    held = HeldFills(redis_url)
+    with Resolver(database_url, cache=held) as resolver:
+        assert resolver.resolve(MODEL, ENV).endpoint == ENDPOINT
+        assert held.entered.wait(DEADLINE)  # the fill thread is busy with the first fill
+        for number in range(4):
+            with pytest.raises(ModelNotFound):
+                resolver.resolve(f"unknown-{number}", ENV)
+        assert resolver.stats.fills_dropped == 2  # two queued, two dropped
+        held.release.set()
+    assert decode(cache.client.get(KEY)).endpoint == ENDPOINT  # close() ran the queued fills
+    assert [cache.client.exists(cache_key(ENV, f"unknown-{n}")) for n in range(4)] == [1, 1, 0, 0]
+
+
 def test_names_that_cannot_be_registered_are_not_found_without_a_query(conn, resolver):
     for name in ("GPT-4", "a:b", "", "x" * 64, "model_registry:production:x"):
         with pytest.raises(ModelNotFound):
@@ -205,6 +256,7 @@ def test_redis_stopped_and_restarted_under_lookups(conn, resolver, cache, redis_
         pytest.skip("REDIS_URL points at a Redis this test cannot stop")
     register(conn)
     resolver.resolve(MODEL, ENV)
+    resolver.flush()
     redis_server.stop()
     try:
         assert resolver.resolve(MODEL, ENV).endpoint == ENDPOINT
@@ -212,6 +264,7 @@ def test_redis_stopped_and_restarted_under_lookups(conn, resolver, cache, redis_
     finally:
         redis_server.start()
     assert resolver.resolve(MODEL, ENV).endpoint == ENDPOINT
+    resolver.flush()
     assert decode(cache.client.get(KEY)).endpoint == ENDPOINT  # filled again
     assert resolver.resolve(MODEL, ENV).endpoint == ENDPOINT
     stats = resolver.stats
