@@ -10,7 +10,6 @@ rendering, called one by one to time each.
 
 from __future__ import annotations
 
-import gc
 import json
 import resource
 import sys
@@ -54,7 +53,7 @@ def run(manifest_path: Path, database_url: str, kube_url: str, floors: bool) -> 
     import urllib3
     import yaml
 
-    from reconciler import observe, render
+    from reconciler import gcpause, observe, render
     from reconciler.diff import plan_environment
     from reconciler.manifest import load_paths
     from registry import store
@@ -62,14 +61,14 @@ def run(manifest_path: Path, database_url: str, kube_url: str, floors: bool) -> 
     phases: dict[str, float] = {}
     floor: dict[str, float] = {}
     conn = psycopg.connect(database_url, autocommit=True)
+    # The parse and list floors run with the garbage collector paused, as the loader
+    # and the observation pause it: a floor is the fastest raw I/O, not one that pays
+    # for collections the measured code avoids.
     if floors:
-        # With the garbage collector paused, as the loader pauses it: the floor is the
-        # fastest raw parse, not one that pays for collections the loader avoids.
-        gc.disable()
-        floor["raw libyaml parse"], _ = timed(
-            lambda: yaml.load(manifest_path.read_bytes(), Loader=yaml.CSafeLoader)
-        )
-        gc.enable()
+        with gcpause.paused():
+            floor["raw libyaml parse"], _ = timed(
+                lambda: yaml.load(manifest_path.read_bytes(), Loader=yaml.CSafeLoader)
+            )
     phases["load+validate"], loaded = timed(lambda: load_paths([manifest_path]))
     if not loaded.ok:
         raise SystemExit("\n".join(map(str, loaded.errors)))
@@ -86,7 +85,8 @@ def run(manifest_path: Path, database_url: str, kube_url: str, floors: bool) -> 
     if floors:
         namespaces = sorted({entry.namespace for entry in enabled})
         http = urllib3.PoolManager()
-        floor["raw list calls"], _ = timed(lambda: raw_lists(http, kube_url, namespaces))
+        with gcpause.paused():
+            floor["raw list calls"], _ = timed(lambda: raw_lists(http, kube_url, namespaces))
     phases["observe kube"], health = timed(lambda: observe.observe_health(enabled))
     phases["diff"], plan = timed(
         lambda: plan_environment(

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import difflib
 import functools
-import gc
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -27,6 +25,8 @@ import yaml
 from registry import names
 from registry.entry import Entry
 from registry.errors import InvalidEndpoint, InvalidName, RegistryError
+
+from . import gcpause
 
 API_VERSION = "registry.vllm.ai/v1"
 KIND = "ModelRegistry"
@@ -268,27 +268,8 @@ def _load(
     except UnicodeDecodeError as error:
         line, column = _offset_location(data, error.start)
         return None, [Finding(path, line, column, "file is not valid UTF-8", rule="yaml")], None
-    with _gc_paused():
+    with gcpause.paused():  # the parse builds a value per node; see gcpause
         return _parse(text, path, skip_foreign)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while one file is loaded.
-
-    Loading makes dozens of objects per model (nodes, marks, values) that all
-    live until the load ends, and the collector rescans them again and again as
-    they age: 40% of the load time at 10,000 models, 65% at 100,000
-    (benchmarks/). The input is at most 5 MiB, so what a pause leaves
-    uncollected is bounded; collection resumes after.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _parse(

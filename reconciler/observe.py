@@ -22,6 +22,7 @@ from registry import names
 from registry.entry import Entry
 from registry.errors import RegistryError
 
+from . import gcpause
 from .health import Health, model_health
 
 DEFAULT_TIMEOUT = 10.0  # seconds, for connecting and for reading each answer
@@ -115,6 +116,13 @@ def observe_health(
     cluster = connect(context)
     if cluster is None:
         return None
+    with gcpause.paused():  # the answers decode to a few dicts per model; see gcpause
+        return _observe(cluster, entries, timeout, retries, backoff)
+
+
+def _observe(
+    cluster: Cluster, entries: Sequence[Entry], timeout: float, retries: int, backoff: float
+) -> dict[str, Health]:
     with cluster.api:
         namespaces = sorted({entry.namespace for entry in entries})
         deployments: dict[tuple[str, str], dict[str, Any]] = {}
