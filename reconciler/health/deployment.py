@@ -22,17 +22,18 @@ def deployment_health(deployment: Mapping[str, Any] | None, *, name: str, namesp
     status = deployment.get("status") or {}
     wanted = spec.get("replicas", 1)  # the API server defaults a missing count to 1
     ready = status.get("readyReplicas", 0)
-    counts = {"ready_replicas": ready, "replicas": wanted}
     if spec.get("paused"):
-        return Health(SUSPENDED, f"deployment {name} is paused", **counts)
+        return Health(SUSPENDED, f"deployment {name} is paused", ready, wanted)
     generation = deployment.get("metadata", {}).get("generation", 0)
     if generation > status.get("observedGeneration", 0):
-        return Health(PROGRESSING, "Waiting for deployment spec update to be observed", **counts)
+        return Health(
+            PROGRESSING, "Waiting for deployment spec update to be observed", ready, wanted
+        )
     progressing = next(
         (c for c in status.get("conditions") or () if c.get("type") == "Progressing"), None
     )
     if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return Health(DEGRADED, f"deployment {name} exceeded its progress deadline", **counts)
+        return Health(DEGRADED, f"deployment {name} exceeded its progress deadline", ready, wanted)
     updated = status.get("updatedReplicas", 0)
     total = status.get("replicas", 0)
     available = status.get("availableReplicas", 0)
@@ -43,7 +44,7 @@ def deployment_health(deployment: Mapping[str, Any] | None, *, name: str, namesp
     elif available < updated:
         message = f"{available} of {updated} updated replicas are available"
     elif wanted == 0:
-        return Health(SUSPENDED, f"deployment {name} is scaled to 0 replicas", **counts)
+        return Health(SUSPENDED, f"deployment {name} is scaled to 0 replicas", ready, wanted)
     else:
-        return Health(HEALTHY, None, **counts)
-    return Health(PROGRESSING, message, **counts)
+        return Health(HEALTHY, None, ready, wanted)
+    return Health(PROGRESSING, message, ready, wanted)
