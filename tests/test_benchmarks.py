@@ -21,7 +21,13 @@ PHASES = {
     "declarative": {"2 x registry register", "1 x registry apply"},
 }
 FLOORS = {
-    "plan": {"raw libyaml parse", "raw SELECT", "raw list calls"},
+    "plan": {
+        "raw libyaml parse",
+        "raw libyaml parse, GC paused",
+        "raw SELECT",
+        "raw list calls",
+        "raw list calls, GC paused",
+    },
     "apply": {"raw COPY of the same rows (entries, audit, outbox)", "raw Redis pipeline"},
     "resolve": {"raw GET + JSON decode", "raw indexed SELECT + SET"},
     "startup": {"python -c 'import typer, yaml, jsonschema'"},
@@ -61,6 +67,7 @@ def test_the_harness_reports_every_phase_floor_and_ratio(pg_admin_url, redis_url
     ratios = {row["name"] for row in results["ratios"]}
     assert ratios == {
         "plan",
+        "plan, GC-paused floors",
         "apply",
         "resolve hit",
         "resolve miss",
