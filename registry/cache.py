@@ -46,7 +46,7 @@ return 1
 
 
 # (environment, model name, encoded value, generation read before the query, ttl seconds)
-Fill = tuple[str, str, str, "bytes | None", float]
+Fill = tuple[str, str, str, bytes | None, float]
 
 
 class CacheUnavailable(RegistryError):
