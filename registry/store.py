@@ -165,8 +165,8 @@ def lock_key(environment: str) -> int:
     return zlib.crc32(environment.encode()) - 2**31
 
 
-# The entries of one apply go in by COPY into this table, then one INSERT ... SELECT:
-# executemany would send one upsert per row (1 s for 10,000 rows, COPY about 0.1 s).
+# The entries of one apply go in by COPY into this table, then one statement writes
+# from it: executemany would send one statement per row (1 s for 10,000 rows).
 _STAGE = """
 CREATE TEMP TABLE registry_writes (
     position integer, action text, model_name text, environment text, namespace text,
@@ -276,7 +276,7 @@ def write_changes(
 ) -> int:
     """Write ``writes`` inside ``environment_lock`` and return the new revision.
 
-    Refuses a stale base revision, upserts the entries, appends one audit row
+    Refuses a stale base revision, writes the entries, appends one audit row
     per write, bumps the revision once and queues the changed cache keys in
     the outbox. Rows travel by COPY: a handful of round trips and no per-row
     statement, whatever the number of rows.
