@@ -166,6 +166,7 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"name": name, "value": value, "limit": limit, "unit": unit, "ok": ok})
 
     plan, apply_, resolve, startup = (results[k] for k in ("plan", "apply", "resolve", "startup"))
+    # Plain floors, and the stricter set: each floor's GC-paused variant where it has one.
     plain = [name for name in plan["floors"] if not name.endswith(PAUSED)]
     strict = [name for name in plan["floors"] if f"{name}{PAUSED}" not in plan["floors"]]
     add("plan", total(plan["phases"]) / total(plan["floors"], plain), TARGETS["plan"])

@@ -179,19 +179,9 @@ class Cache:
         key = cache_key(environment, model_name)
         return self._call(self.client.mget, key, generation_key(environment))
 
-    def fill(
-        self,
-        environment: str,
-        model_name: str,
-        value: str,
-        generation: bytes | None,
-        ttl: float,
-    ) -> bool:
-        """SET the key unless an invalidation ran since ``generation`` was read."""
-        return self.fill_many([(environment, model_name, value, generation, ttl)])[0]
-
     def fill_many(self, fills: list[Fill]) -> list[bool]:
-        """``fill`` for each of ``fills``, in one round trip; True where the key was set."""
+        """SET each key unless an invalidation ran since its generation was read, all in
+        one round trip; True where the key was set."""
         pipe = self.client.pipeline(transaction=False)
         for environment, model_name, value, generation, ttl in fills:
             # EVAL, not EVALSHA: a pipeline cannot fall back to loading a missing script,

@@ -138,11 +138,11 @@ def test_fill_is_refused_once_an_invalidation_ran_after_the_generation_was_read(
     value, generation = cache.read(ENV, "m")
     assert value is None
     cache.invalidate([cache_key(ENV, "m")])  # a change committed and synced meanwhile
-    assert not cache.fill(ENV, "m", encode(route), generation, 60)
+    assert cache.fill_many([(ENV, "m", encode(route), generation, 60)]) == [False]
     assert cache.client.get(cache_key(ENV, "m")) is None
     # A lookup that reads after the invalidation may fill.
     _, generation = cache.read(ENV, "m")
-    assert cache.fill(ENV, "m", encode(route), generation, 60)
+    assert cache.fill_many([(ENV, "m", encode(route), generation, 60)]) == [True]
     assert decode(cache.client.get(cache_key(ENV, "m"))) == route
     assert 0 < cache.client.pttl(cache_key(ENV, "m")) <= 60_000
 
