@@ -7,8 +7,10 @@ pipeline; a second run has nothing left to do.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -67,8 +69,17 @@ def repo(tmp_path) -> Path:
 
 
 def run_pipeline(repo: Path, variables: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
-    # Shell isolation gives each job its own copy of the checkout, as GitLab does.
-    args = ["gitlab-ci-local", "--force-shell-executor", "--shell-isolation", "--concurrency", "2"]
+    # Shell isolation gives each job its own copy of the checkout, as GitLab does. No
+    # artifacts copied back into the checkout: that copy races with the next job's copy
+    # out of it (rsync: "file has vanished"); tests read them where they are kept.
+    args = [
+        "gitlab-ci-local",
+        "--force-shell-executor",
+        "--shell-isolation",
+        "--no-artifacts-to-source",
+        "--concurrency",
+        "2",
+    ]
     # A shared pip cache keeps each job's `pip install` from downloading again.
     variables = {"PIP_CACHE_DIR": str(Path.home() / ".cache/pip"), **variables}
     for name, value in variables.items():
@@ -82,8 +93,17 @@ def run_pipeline(repo: Path, variables: dict[str, str], *extra: str) -> subproce
 
 
 def artifact(repo: Path, job: str, name: str) -> Path:
-    """gitlab-ci-local copies each job's artifacts back into the checkout."""
-    return repo / name
+    """Where gitlab-ci-local keeps ``job``'s artifact ``name``.
+
+    The folder is the job name with each run of other characters than [A-Za-z0-9_-]
+    base64url-encoded, as gitlab-ci-local names it ("plan:staging" -> "planOgstaging").
+    """
+    folder = re.sub(
+        r"[^\w-]+",
+        lambda match: base64.urlsafe_b64encode(match.group().encode()).decode().rstrip("="),
+        job,
+    )
+    return repo / ".gitlab-ci-local" / "artifacts" / folder / name
 
 
 def job_said(log: str, job: str, text: str) -> bool:
