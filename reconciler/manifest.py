@@ -407,11 +407,22 @@ class _Document:
                 self.bad_paths.add(path)
                 return None
             try:
-                return self._constructor.construct_object(node)
+                value = self._constructor.construct_object(node)
             except (yaml.YAMLError, ValueError) as error:
                 self.error(at, f"invalid value {node.value[:40]!r}: {error}", "yaml")
                 self.bad_paths.add(path)
                 return None
+            if not _plain_number(node, value):
+                self.error(
+                    at,
+                    f"{node.value[:40]!r} is not a plain integer: write whole numbers in "
+                    "decimal digits (for example 8000), without a decimal point, exponent, "
+                    "'_', ':', sign or leading zero",
+                    "yaml",
+                )
+                self.bad_paths.add(path)
+                return None
+            return value
         if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
             return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
@@ -600,6 +611,21 @@ class _Document:
             models=tuple(models),
             path=self.path,
         )
+
+
+# YAML 1.1 also reads 0x1f, 0o17, 010 (octal), 1_000 and 1:20 (sexagesimal: 80) as
+# integers, and 8000.0 as a float that JSON Schema's "integer" accepts. Integers in a
+# manifest (ports) are written as plain decimals.
+_PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]*)", re.ASCII)
+
+
+def _plain_number(node: yaml.ScalarNode, value: Any) -> bool:
+    """False for an integer not written as a plain decimal, or a float with an integral value."""
+    if node.tag == "tag:yaml.org,2002:int":
+        return _PLAIN_INT.fullmatch(node.value) is not None
+    if node.tag == "tag:yaml.org,2002:float":
+        return not (value != value or value in (float("inf"), float("-inf")) or value.is_integer())
+    return True
 
 
 def _foreign_kind(root: yaml.Node) -> str | None:

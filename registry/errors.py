@@ -43,3 +43,7 @@ class StaleRevision(RegistryError):
 
 class LockTimeout(RegistryError):
     """Another apply holds the environment's lock for longer than we may wait."""
+
+
+class AuditChainBroken(RegistryError):
+    """An audit row no longer matches the hash chain: the log was edited."""

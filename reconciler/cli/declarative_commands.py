@@ -272,11 +272,13 @@ def apply_command(
 ) -> None:
     """Make the registry match the manifests, or apply a saved plan exactly."""
     from reconciler import saved_plan
-    from reconciler.apply import apply
+    from reconciler.apply import apply_plans
 
-    if len(paths) == 1 and paths[0].suffix == ".json":
+    saved = len(paths) == 1 and paths[0].suffix == ".json"
+    if saved:
         # A saved plan was reviewed when it was made, so it is applied without a prompt
-        # (as `terraform apply PLANFILE`); the checksum and the revision keep it honest.
+        # (as `terraform apply PLANFILE`); its signature, the checks of every change and
+        # the revision keep it honest.
         if wait:
             raise ApplyRefused(
                 "--wait re-plans from the manifests, but a saved plan is applied exactly as it "
@@ -284,6 +286,12 @@ def apply_command(
                 "saved plan without it"
             )
         plans = saved_plan.read(paths[0])
+        if saved_plan.plan_key() is None:
+            warn(
+                f"{saved_plan.PLAN_KEY_VARIABLE} is unset, so the origin of {paths[0]} is not "
+                "verified (its checksum only catches accidents): set the same key for "
+                "`registry plan --out` and `registry apply` to sign and verify saved plans"
+            )
         conn = open_registry()
         reviewed = True
     else:
@@ -303,9 +311,17 @@ def apply_command(
         )
     if any(p.has_changes for p in plans) and not reviewed:
         _confirm()
-    cache = open_cache()
-    for item in plans:
-        report_apply(apply(conn, item, actor=actor, lock_timeout=lock_timeout, cache=cache))
+    results = apply_plans(
+        conn,
+        plans,
+        actor=actor,
+        lock_timeout=lock_timeout,
+        cache=open_cache(),
+        recheck=saved,
+        allow_mass_removal=allow_mass_removal,
+    )
+    for result in results:
+        report_apply(result)
     if not any(p.has_changes for p in plans):
         say("No changes to apply.")
 

@@ -228,10 +228,19 @@ def history(
     model_name: Annotated[str | None, typer.Option("--model-name", "-m")] = None,
     limit: Annotated[int, typer.Option(help="Most recent records to show.")] = 50,
     output: Format = OutputFormat.table,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify", help="Check the audit log's hash chain: exit 1 naming the first bad row."
+        ),
+    ] = False,
 ) -> None:
     """Show the audit log: who changed what, when, from which commit."""
     from registry import store
 
+    if verify:
+        out(f"{store.verify_audit_chain(open_registry())} audit records verified.")
+        return
     records = store.history(
         open_registry(), environment=environment, model_name=model_name, limit=limit
     )
