@@ -47,3 +47,7 @@ class LockTimeout(RegistryError):
 
 class AuditChainBroken(RegistryError):
     """An audit row no longer matches the hash chain: the log was edited."""
+
+
+class PermissionDenied(RegistryError):
+    """The database user lacks a privilege the command needs (see the roles of 0002)."""

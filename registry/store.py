@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .entry import Entry, cache_key
-from .errors import AuditChainBroken, DatabaseUnavailable, LockTimeout, StaleRevision
+from .errors import (
+    AuditChainBroken,
+    DatabaseUnavailable,
+    LockTimeout,
+    PermissionDenied,
+    StaleRevision,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -311,6 +317,12 @@ def environment_lock(
                     ) from None
             cur.execute("SELECT set_config('lock_timeout', '0', true)")
             yield
+    except psycopg.errors.InsufficientPrivilege:
+        raise PermissionDenied(
+            "the database user of DATABASE_URL may not change the registry (permission "
+            "denied), so nothing was written: writes need a member of the registry_writer "
+            "role (a registry_reader member can plan, list and resolve only)"
+        ) from None
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(
             f"lost the connection to the database during apply: {str(error).strip()}. "
