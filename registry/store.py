@@ -150,6 +150,24 @@ _HISTORY = (
 )
 
 
+def _permission_denied(action: str, remedy: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"the database user of DATABASE_URL may not {action} (permission denied), {remedy}"
+    )
+
+
+@contextmanager
+def _audit_reader() -> Iterator[None]:
+    import psycopg
+
+    try:
+        yield
+    except psycopg.errors.InsufficientPrivilege:
+        raise _permission_denied(
+            "read the audit log", "which a registry_writer member or the owner can"
+        ) from None
+
+
 def history(
     conn: psycopg.Connection,
     *,
@@ -163,7 +181,8 @@ def history(
             conditions.append(f"{column} = %s")
             params.append(value)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    rows = conn.execute(f"{_HISTORY}{where} ORDER BY id DESC LIMIT %s", [*params, limit])
+    with _audit_reader():
+        rows = conn.execute(f"{_HISTORY}{where} ORDER BY id DESC LIMIT %s", [*params, limit])
     return [AuditRecord(*row) for row in rows]
 
 
@@ -186,7 +205,7 @@ SELECT count(*), min(id) FILTER (WHERE matches IS NOT TRUE) FROM checked
 
 def verify_audit_chain(conn: psycopg.Connection) -> int:
     """Check every environment's hash chain; the number of rows, or AuditChainBroken."""
-    with conn.transaction():
+    with _audit_reader(), conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         count, bad_id = conn.execute(_VERIFY).fetchone()
         if bad_id is None:
@@ -318,10 +337,10 @@ def environment_lock(
             cur.execute("SELECT set_config('lock_timeout', '0', true)")
             yield
     except psycopg.errors.InsufficientPrivilege:
-        raise PermissionDenied(
-            "the database user of DATABASE_URL may not change the registry (permission "
-            "denied), so nothing was written: writes need a member of the registry_writer "
-            "role (a registry_reader member can plan, list and resolve only)"
+        raise _permission_denied(
+            "change the registry",
+            "so nothing was written: writes need a member of the "
+            "registry_writer role (a registry_reader member can plan, list and resolve only)",
         ) from None
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(

@@ -151,6 +151,12 @@ def test_a_reader_resolves_and_plans_and_every_write_is_refused(cli, login, prod
         "SELECT * FROM registry_audit_log",
     ]:
         refused_sql(reader_url, statement)
+    for command in (("history",), ("history", "--verify")):
+        result = reader(*command)
+        assert result.returncode == 1
+        assert result.stderr.startswith(
+            "error: the database user of DATABASE_URL may not read the audit log"
+        ), result.stderr
     assert [e["status"] for e in json.loads(cli("list", "-o", "json").stdout)] == [
         "ready",
         "ready",
