@@ -413,6 +413,8 @@ def write_changes(
                 "pipeline_url": audit.pipeline_url,
             },
         )
+        # The next environment of the same transaction stages its own rows.
+        cur.execute("DROP TABLE registry_writes")
     return new_revision
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_declarative_cli import applied, manifest, state, write
+from .test_declarative_cli import applied, entries, manifest, state, write
 
 KEY = {"REGISTRY_PLAN_KEY": "test-plan-key"}
 
@@ -189,6 +189,13 @@ def test_a_plan_of_several_environments_is_applied_all_or_nothing(cli, tmp_path)
     assert "error: saved plan is stale: environment 'production'" in result.stderr
     assert "Nothing was written" in result.stderr
     assert {env: state(cli, env) for env in states} == states
+    # planned again, the three environments are written in one transaction
+    assert cli("plan", str(folder), "--out", str(saved)).returncode == 0
+    result = cli("apply", str(saved))
+    assert result.returncode == 0, result.stderr
+    for environment in states:
+        assert [e["model_name"] for e in entries(cli, environment)][-1] == "gpt-neo"
+    assert cli("history", "--verify").stdout.strip() == "4 audit records verified."
 
 
 def test_with_a_key_a_signed_plan_applies(cli, production, tmp_path):
