@@ -30,6 +30,7 @@ CHECKSUM_KEY = "checksum"
 SIGNATURE_KEY = "signature"
 PLAN_KEY_VARIABLE = "REGISTRY_PLAN_KEY"
 PLAN_ID = re.compile(r"[0-9a-f]{32}", re.ASCII)  # uuid4().hex, as Plan makes it
+_AGAIN = "nothing was written; run `registry plan --out FILE` again"
 
 
 class InvalidPlanFile(RegistryError):
@@ -123,11 +124,8 @@ def loads(text: str, name: str = "the saved plan") -> list[Plan]:
     except (KeyError, TypeError, ValueError, AttributeError):
         raise not_a_plan from None
     if len({plan.environment for plan in plans}) != len(plans):
-        raise InvalidPlanFile(f"{name} has two plans for the same environment: {_redo}")
+        raise InvalidPlanFile(f"{name} has two plans for the same environment: {_AGAIN}")
     return plans
-
-
-_redo = "nothing was written; run `registry plan --out FILE` again"
 
 
 def _check_signature(data: dict[str, Any], name: str) -> None:
@@ -138,12 +136,12 @@ def _check_signature(data: dict[str, Any], name: str) -> None:
     if not isinstance(given, str):
         raise InvalidPlanFile(
             f"{name} is not signed, and {PLAN_KEY_VARIABLE} is set, so only a plan signed "
-            f"with that key is applied: {_redo} with {PLAN_KEY_VARIABLE} set"
+            f"with that key is applied: {_AGAIN} with {PLAN_KEY_VARIABLE} set"
         )
     if not hmac.compare_digest(given, signature(data, key)):
         raise InvalidPlanFile(
             f"{name} has a signature that does not match {PLAN_KEY_VARIABLE}: it was altered "
-            f"after it was signed, or signed with another key; {_redo} with this key"
+            f"after it was signed, or signed with another key; {_AGAIN} with this key"
         )
 
 
@@ -152,15 +150,15 @@ def _check_plan(item: dict[str, Any], plan: Plan, name: str) -> None:
     try:
         names.check_environment(plan.environment)
     except RegistryError as error:
-        raise InvalidPlanFile(f"{name} is not a valid plan: {error}; {_redo}") from None
+        raise InvalidPlanFile(f"{name} is not a valid plan: {error}; {_AGAIN}") from None
     if not isinstance(plan.plan_id, str) or not PLAN_ID.fullmatch(plan.plan_id):
         raise InvalidPlanFile(
-            f"{name} is not a valid plan: plan_id {plan.plan_id!r} is not a plan id; {_redo}"
+            f"{name} is not a valid plan: plan_id {plan.plan_id!r} is not a plan id; {_AGAIN}"
         )
     if type(plan.base_revision) is not int or plan.base_revision < 0:
         raise InvalidPlanFile(
             f"{name} is not a valid plan: revision {plan.base_revision!r} is not a "
-            f"non-negative integer; {_redo}"
+            f"non-negative integer; {_AGAIN}"
         )
     seen: set[str] = set()
     pairs = zip(item["changes"], plan.changes, strict=True)
@@ -175,7 +173,7 @@ def _check_plan(item: dict[str, Any], plan: Plan, name: str) -> None:
         except RegistryError as error:
             raise InvalidPlanFile(
                 f"{name} is not a valid plan: change {number} of environment "
-                f"{plan.environment!r}: {error}; {_redo}"
+                f"{plan.environment!r}: {error}; {_AGAIN}"
             ) from None
     for observation in plan.observations:
         try:
@@ -184,7 +182,7 @@ def _check_plan(item: dict[str, Any], plan: Plan, name: str) -> None:
         except RegistryError as error:
             raise InvalidPlanFile(
                 f"{name} is not a valid plan: an observation of environment "
-                f"{plan.environment!r}: {error}; {_redo}"
+                f"{plan.environment!r}: {error}; {_AGAIN}"
             ) from None
 
 
