@@ -235,24 +235,12 @@ def history(
     records = store.history(
         open_registry(), environment=environment, model_name=model_name, limit=limit
     )
-    if output is OutputFormat.json:
-        out(render.to_json([vars(r) for r in records]))
-        return
-    rows = [
-        (
-            r.id,
-            r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.environment,
-            r.revision,
-            r.action,
-            r.model_name,
-            r.actor,
-            (r.commit_sha or "")[:12],
-        )
-        for r in records
-    ]
-    headers = ("ID", "When", "Environment", "Revision", "Action", "Model Name", "Actor", "Commit")
-    out(render.table(headers, rows) if rows else "No history.")
+    renderers = {
+        OutputFormat.table: render.history_table,
+        OutputFormat.json: render.history_json,
+        OutputFormat.csv: render.history_csv,
+    }
+    out(renderers[output](records))
 
 
 @db_app.command("migrate")
