@@ -325,6 +325,7 @@ class _Loader(yaml.CSafeLoader):
 
 
 _TOO_DEEP = f"the document nests deeper than {MAX_DEPTH} levels"
+_TOP_KEYS = {"apiVersion", "kind", "metadata", "spec"}
 
 
 class _Unbounded(Exception):
@@ -476,6 +477,16 @@ class _Document:
     # -- data -> findings
 
     def check(self, data: Any) -> list[Finding]:
+        if isinstance(data, dict) and data and not data.keys() & _TOP_KEYS:
+            # Some other file (an env file, /etc/shadow): findings about its keys would
+            # quote it, so one finding says what it is not.
+            self.error(
+                (1, 1),
+                f"not a {KIND} manifest: it has none of the keys {', '.join(sorted(_TOP_KEYS))} "
+                "(its content is not shown)",
+                "schema",
+            )
+            return self.findings
         if not conforms(data):
             for error in _validator().iter_errors(data):
                 self._schema_error(error)
@@ -570,7 +581,7 @@ class _Document:
         try:
             check(value)
         except InvalidName as error:
-            self.error(self.location(path), str(error), "name")
+            self.error(self.location(path), _bounded(str(error), value), "name")
             return False
         return True
 
@@ -580,7 +591,7 @@ class _Document:
         try:
             _, port = names.parse_endpoint(endpoint)
         except InvalidEndpoint as error:
-            self.error(self.location(path), str(error), "endpoint")
+            self.error(self.location(path), _bounded(str(error), endpoint), "endpoint")
             return
         if name is None:
             return
