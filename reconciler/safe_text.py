@@ -46,8 +46,12 @@ def escape(value: Any, *, keep_newlines: bool = False) -> str:
     multi-line output made by us, whose values were escaped already.
     """
     text = "" if value is None else str(value)
+    # Fast path (str.isprintable is C and rejects a superset of what is escaped): the
+    # regular expression costs 6 us per value, 0.1 s for the text of 10,000 changes.
+    if (text.replace("\n", "") if keep_newlines else text).isprintable():
+        return text
     pattern = _CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL
-    return pattern.sub(_escape_one, text) if pattern.search(text) else text
+    return pattern.sub(_escape_one, text)
 
 
 def control_character(text: str) -> str | None:
@@ -101,7 +105,10 @@ def md_code(value: Any) -> str:
     code span. ``|`` is escaped because GitLab splits table rows on it even
     inside code spans (outside a table the backslash merely shows).
     """
-    text = escape(value).replace("|", "\\|")
+    text = escape(value)
+    if "`" not in text and "|" not in text:
+        return f"`{text}`"
+    text = text.replace("|", "\\|")
     fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
