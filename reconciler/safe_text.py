@@ -139,8 +139,7 @@ def redact_url(url: str) -> str:
     """``url`` without its userinfo and with credential-like query values replaced."""
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises on a malformed port: then say nothing of it)
-    except ValueError:
+    except ValueError:  # an unclosed IPv6 bracket: say nothing of it
         return "<unparsable URL>"
     netloc = parts.netloc.rpartition("@")[2]
     query = parts.query

@@ -232,3 +232,17 @@ def test_kubeconfig_server_credentials_are_never_printed(kube, cli, tmp_path, ho
     assert "error: cannot list deployments in namespace system: the cluster" in result.stderr
     assert "S3cr3tPW" not in result.stderr + result.stdout
     assert "admin" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([b"list", b"--environment", b"\xff"], b"--environment '\\udcff' is not valid UTF-8"),
+        ([b"history", b"-m", b"a\x1bb"], b"--model-name 'a\\x1bb' contains the control"),
+    ],
+)
+def test_filters_are_checked(database_url, args, message):
+    result = run_bytes(args, {b"DATABASE_URL": database_url.encode()})
+    assert result.returncode == 1
+    assert result.stderr.startswith(b"error: ") and message in result.stderr
+    assert b"Traceback" not in result.stderr

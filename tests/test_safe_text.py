@@ -139,7 +139,8 @@ def test_md_code_keeps_the_value_readable():
         ("https://h/?access_token=a&X-Amz-Signature=b&sig=c", None),
         ("https://h/?password=a&client_secret=b&api_key=c&auth=d", None),
         ("https://host:6443", "https://host:6443"),
-        ("https://host:notaport/", "<unparsable URL>"),
+        ("https://admin:PW@host:٨٠/", "https://host:٨٠/"),  # shown as it is, but no userinfo
+        ("https://admin:PW@[::1/", "<unparsable URL>"),
     ],
 )
 def test_redact_url(url, shown):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.safe_text import escape, redact_urls
+from reconciler.safe_text import escape, printable, redact_urls
 
 if TYPE_CHECKING:
     import psycopg
@@ -80,6 +80,22 @@ Environment = Annotated[
 ]
 ModelName = Annotated[str, typer.Option("--model-name", "-m", help="Model name, e.g. llama-2-7b.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
+
+
+def _checked_filter(param: typer.CallbackParam, value: str | None) -> str | None:
+    """A filter is compared with stored text: printable UTF-8 (a non-UTF-8 argument
+    would fail in the database driver)."""
+    if value is not None:
+        printable(value, param.opts[0], limit=253, advice="pass the name as it is registered")
+    return value
+
+
+EnvironmentFilter = Annotated[
+    str | None, typer.Option("--environment", "-e", callback=_checked_filter)
+]
+ModelNameFilter = Annotated[
+    str | None, typer.Option("--model-name", "-m", callback=_checked_filter)
+]
 
 
 def _checked_actor(actor: str | None) -> str | None:

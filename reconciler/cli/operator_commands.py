@@ -17,9 +17,11 @@ from .common import (
     Actor,
     DryRun,
     Environment,
+    EnvironmentFilter,
     Format,
     LockTimeout,
     ModelName,
+    ModelNameFilter,
     OutputFormat,
     open_cache,
     open_registry,
@@ -199,9 +201,9 @@ _status_command("deregister", "Remove a model from routing: status disabled, der
 
 @app.command("list", rich_help_panel=OPERATOR)
 def list_entries(
-    environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
+    environment: EnvironmentFilter = None,
     status: Annotated[str | None, typer.Option(help="ready, pending or disabled.")] = None,
-    model_name: Annotated[str | None, typer.Option("--model-name", "-m")] = None,
+    model_name: ModelNameFilter = None,
     output: Format = OutputFormat.table,
 ) -> None:
     """List registered model deployments."""
@@ -224,8 +226,8 @@ def list_entries(
 
 @app.command(rich_help_panel=OPERATOR)
 def history(
-    environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
-    model_name: Annotated[str | None, typer.Option("--model-name", "-m")] = None,
+    environment: EnvironmentFilter = None,
+    model_name: ModelNameFilter = None,
     limit: Annotated[int, typer.Option(help="Most recent records to show.")] = 50,
     output: Format = OutputFormat.table,
 ) -> None:
