@@ -83,8 +83,7 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change;
 
 
 def _checked_filter(param: typer.CallbackParam, value: str | None) -> str | None:
-    """A filter is compared with stored text: printable UTF-8 (a non-UTF-8 argument
-    would fail in the database driver)."""
+    """A filter is compared with stored text, so it must be printable UTF-8."""
     if value is not None:
         printable(value, param.opts[0], limit=253, advice="pass the name as it is registered")
     return value
