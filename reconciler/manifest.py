@@ -381,12 +381,12 @@ class _Document:
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             message = " ".join(filter(None, [error.context, error.problem]))
-            self.error(_mark(mark) if mark else (1, 1), f"invalid YAML: {message}", "yaml")
+            self.error(_mark(mark) if mark else (1, 1), f"invalid YAML: {_quoted(message)}", "yaml")
             return None
         except yaml.YAMLError as error:  # ReaderError: a character YAML does not allow
             position = getattr(error, "position", None)
             at = _offset_location(text, position) if isinstance(position, int) else (1, 1)
-            self.error(at, f"invalid YAML: {getattr(error, 'reason', error)}", "yaml")
+            self.error(at, f"invalid YAML: {_quoted(getattr(error, 'reason', error))}", "yaml")
             return None
         finally:
             loader.dispose()
@@ -434,7 +434,7 @@ class _Document:
             try:
                 return self._constructor.construct_object(node)
             except (yaml.YAMLError, ValueError) as error:
-                self.error(at, f"invalid value {excerpt(node.value)}: {error}", "yaml")
+                self.error(at, f"invalid value {excerpt(node.value)}: {_quoted(error)}", "yaml")
                 self.bad_paths.add(path)
                 return None
         if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
@@ -658,6 +658,11 @@ def _dotted(path: Sequence[str | int]) -> str:
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text
+
+
+def _quoted(message: Any) -> str:
+    """A parser's message, which may quote the file, cut to a few lines' worth."""
+    return excerpt(str(message), 200, quote=False)
 
 
 def _bounded(message: str, value: Any) -> str:

@@ -8,6 +8,7 @@ span or put a credential of a URL into a message. Pure functions.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,13 +20,24 @@ from registry.errors import RegistryError
 # what os.fsdecode makes of non-UTF-8 bytes), Zl and Zp (line and paragraph
 # separators). Written out: building it from unicodedata costs 0.3 s at every start;
 # tests/test_safe_text.py checks it against unicodedata.
-_CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e"
+_CONTROL_CLASS = (
+    "\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e"
     "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
     "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
-    "\U000e0001\U000e0020-\U000e007f]"
+    "\U000e0001\U000e0020-\U000e007f"
 )
-_CONTROL_BUT_NEWLINE = re.compile(_CONTROL.pattern.replace("\x00-\x1f", "\x00-\x09\x0b-\x1f"))
+
+
+@functools.cache  # compiled on first need: printable text never needs it
+def _control(keep_newlines: bool = False) -> re.Pattern[str]:
+    ranges = (
+        _CONTROL_CLASS.replace("\x00-\x1f", "\x00-\x09\x0b-\x1f")
+        if keep_newlines
+        else _CONTROL_CLASS
+    )
+    return re.compile(f"[{ranges}]")
+
+
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
@@ -50,13 +62,12 @@ def escape(value: Any, *, keep_newlines: bool = False) -> str:
     # regular expression costs 6 us per value, 0.1 s for the text of 10,000 changes.
     if (text.replace("\n", "") if keep_newlines else text).isprintable():
         return text
-    pattern = _CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL
-    return pattern.sub(_escape_one, text)
+    return _control(keep_newlines).sub(_escape_one, text)
 
 
 def control_character(text: str) -> str | None:
     """The first control character of ``text``, escaped (``\\x1b``), or None."""
-    found = _CONTROL.search(text)
+    found = None if text.isprintable() else _control().search(text)
     return _escape_one(found) if found else None
 
 
