@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -12,6 +10,7 @@ from registry import store
 from registry.cache import Cache, CacheUnavailable, pending_invalidations, sync_outbox
 from registry.errors import DatabaseUnavailable, RegistryError, StaleRevision
 
+from . import audit_fields
 from .diff import mass_removal
 from .plan import Plan
 
@@ -34,17 +33,13 @@ class ApplyResult:
         return self.plan.has_changes
 
 
-def default_actor() -> str:
-    """``--actor`` is passed explicitly; else the GitLab user; else the OS user."""
-    return os.environ.get("GITLAB_USER_LOGIN") or getpass.getuser()
-
-
 def audit_context(plan: Plan, actor: str | None = None) -> store.AuditContext:
+    """Who and what the audit rows record (``actor`` default: GITLAB_USER_LOGIN, OS user)."""
     return store.AuditContext(
-        actor=actor or default_actor(),
+        actor=audit_fields.actor(actor),
         plan_id=plan.plan_id,
-        commit_sha=os.environ.get("CI_COMMIT_SHA"),
-        pipeline_url=os.environ.get("CI_PIPELINE_URL"),
+        commit_sha=audit_fields.commit_sha(),
+        pipeline_url=audit_fields.pipeline_url(),
     )
 
 

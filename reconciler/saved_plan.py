@@ -24,6 +24,7 @@ from registry import names
 from registry.entry import HEALTHS, MANAGERS, STATUSES, Entry
 from registry.errors import RegistryError
 
+from . import files
 from .plan import ACTIONS, FORMAT_VERSION, Change, Plan, change_for
 
 CHECKSUM_KEY = "checksum"
@@ -31,6 +32,9 @@ SIGNATURE_KEY = "signature"
 PLAN_KEY_VARIABLE = "REGISTRY_PLAN_KEY"
 PLAN_ID = re.compile(r"[0-9a-f]{32}", re.ASCII)  # uuid4().hex, as Plan makes it
 _AGAIN = "nothing was written; run `registry plan --out FILE` again"
+# A plan of 10,000 changes is about 10 MB; a saved plan nests 6 levels deep.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 32
 
 
 class InvalidPlanFile(RegistryError):
@@ -72,26 +76,51 @@ def dumps(plans: Sequence[Plan]) -> str:
 
 
 def write(path: str | Path, plans: Sequence[Plan]) -> None:
-    try:
-        Path(path).write_text(dumps(plans), encoding="utf-8")
-    except OSError as error:
-        raise RegistryError(f"cannot write the plan to {path}: {error.strerror}") from None
+    files.write_text(path, dumps(plans), "plan")
 
 
 def read(path: str | Path) -> list[Plan]:
     """The plans saved in ``path``; refuses anything that is not an unaltered saved plan."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or "not UTF-8 text"
-        raise InvalidPlanFile(f"cannot read the saved plan {path}: {reason}") from None
+        text = files.read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
+    except files.UnreadableFile as error:
+        raise InvalidPlanFile(f"cannot read the saved plan {path}: {error.reason}") from None
+    except UnicodeDecodeError:
+        raise InvalidPlanFile(f"cannot read the saved plan {path}: not UTF-8 text") from None
     return loads(text, str(path))
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _nesting(text: str) -> int:
+    """How deep the arrays and objects of the JSON ``text`` nest (counted before parsing).
+
+    json.loads recurses per level: 100,000 nested brackets would end in a
+    RecursionError instead of a message. Brackets inside strings do not
+    count: with the escaped characters dropped, every other part between two
+    quotes is a string.
+    """
+    unescaped = text.replace("\\\\", "").replace('\\"', "")
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall("".join(unescaped.split('"')[::2])):
+        depth += 1 if bracket in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_DEPTH:
+                break
+    return deepest
 
 
 def loads(text: str, name: str = "the saved plan") -> list[Plan]:
     not_a_plan = InvalidPlanFile(
         f"{name} is not a saved plan: expected the JSON file written by `registry plan --out FILE`"
     )
+    if _nesting(text) > MAX_DEPTH:
+        raise InvalidPlanFile(
+            f"{name} nests deeper than {MAX_DEPTH} levels, so it is not a saved plan: expected "
+            "the JSON file written by `registry plan --out FILE`"
+        )
     try:
         data = json.loads(text)
     except ValueError:

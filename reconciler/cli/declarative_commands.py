@@ -12,6 +12,7 @@ import typer
 
 from reconciler import render
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
+from reconciler.files import write_text
 from registry.errors import RegistryError
 
 from .app import GITOPS, app
@@ -73,13 +74,6 @@ CodeQuality = Annotated[
 ]
 
 
-def _write_report(path: Path, text: str, what: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise RegistryError(f"cannot write the {what} to {path}: {error.strerror}") from None
-
-
 def _load(paths: list[Path], codequality: Path | None) -> LoadResult:
     """Load and validate every manifest; the Code Quality report is written either way."""
     from reconciler import reports
@@ -88,7 +82,7 @@ def _load(paths: list[Path], codequality: Path | None) -> LoadResult:
     result = load_paths(paths)
     if codequality is not None:
         report = reports.codequality_report(result.findings)
-        _write_report(codequality, render.to_json(report), "Code Quality report")
+        write_text(codequality, render.to_json(report), "Code Quality report")
     return result
 
 
@@ -167,8 +161,10 @@ def validate(
     for finding in result.findings:
         out(str(finding))
     if junit is not None:
-        by_file = {path: [f for f in result.findings if f.path == path] for path in result.files}
-        _write_report(junit, reports.junit_report(by_file), "JUnit report")
+        # Files refused before reading (a symlink out of a folder) are test cases too.
+        paths = dict.fromkeys([*result.files, *(f.path for f in result.findings)])
+        by_file = {path: [f for f in result.findings if f.path == path] for path in paths}
+        write_text(junit, reports.junit_report(by_file), "JUnit report")
     counts = f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
     if not result.ok:
         say(f"{len(result.files)} manifest file(s) checked: invalid, {counts}.")
@@ -217,7 +213,7 @@ def plan(
         say(f"Saved the plan to {out_file}: `registry apply {out_file}` applies exactly this plan.")
     if gitlab_report is not None:
         report = render.to_json(reports.terraform_report(plans))
-        _write_report(gitlab_report, report, "GitLab Terraform report")
+        write_text(gitlab_report, report, "GitLab Terraform report")
     if detailed_exitcode and any(p.has_changes for p in plans):
         raise typer.Exit(2)
 
@@ -363,8 +359,5 @@ def export(
     if out_file is None:
         out(text.rstrip("\n"))
         return
-    try:
-        out_file.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise RegistryError(f"cannot write the manifest to {out_file}: {error.strerror}") from None
+    write_text(out_file, text, "manifest")
     say(f'Wrote the manifest of environment "{environment}" to {out_file}.')
