@@ -24,11 +24,14 @@ FORMULAS = ("=cmd|' /C calc'!A0", "+1+cmd|x", "-2+3", "@SUM(A1)", "\t=1", "\r=1"
 
 
 def legacy_audit_row(conn, *, actor: str, model_name: str = "llama-2-7b", commit_sha=None):
-    """An audit row as rows written before input checks could hold (raw text)."""
+    """An audit row as rows written before input checks could hold (raw text).
+
+    Its chain hash is a placeholder: these tests are about printing, not the chain.
+    """
     conn.execute(
-        "INSERT INTO registry_audit_log"
-        " (environment, revision, plan_id, action, model_name, actor, commit_sha, after)"
-        " VALUES ('production', 1, 'legacy', 'create', %s, %s, %s, '{}')",
+        "INSERT INTO registry_audit_log (environment, revision, plan_id, action, model_name,"
+        " actor, commit_sha, after, chain_hash)"
+        " VALUES ('production', 1, 'legacy', 'create', %s, %s, %s, '{}', sha256(''::bytea))",
         (model_name, actor, commit_sha),
     )
 
