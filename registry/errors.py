@@ -43,3 +43,7 @@ class StaleRevision(RegistryError):
 
 class LockTimeout(RegistryError):
     """Another apply holds the environment's lock for longer than we may wait."""
+
+
+class InvalidSetting(RegistryError):
+    """An environment variable or option holds a value the registry cannot use."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .entry import Entry, cache_key
-from .errors import DatabaseUnavailable, LockTimeout, StaleRevision
+from .errors import DatabaseUnavailable, InvalidSetting, LockTimeout, StaleRevision
 
 if TYPE_CHECKING:
     import psycopg
@@ -25,6 +25,7 @@ ENTRY_COLUMNS = (
 )
 # Namespace of the per-environment advisory locks (first half of the two-int key).
 APPLY_LOCK_CLASS = 0x72656769  # "regi"
+MAX_LOCK_TIMEOUT = 3600
 
 
 # HealthRecord and EntryWrite are NamedTuples, not frozen dataclasses: an apply makes
@@ -133,6 +134,11 @@ def revision(conn: psycopg.Connection, environment: str) -> int:
 
 def snapshot(conn: psycopg.Connection, environment: str) -> tuple[int, list[Entry]]:
     """The environment's revision and entries, read consistently in one transaction."""
+    from psycopg.pq import TransactionStatus
+
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        # Inside environment_lock: nobody else can write the environment meanwhile.
+        return revision(conn, environment), list_entries(conn, environment=environment)
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         return revision(conn, environment), list_entries(conn, environment=environment)
@@ -230,6 +236,16 @@ ORDER BY w.position
 """
 
 
+def check_lock_timeout(seconds: float) -> float:
+    """``seconds`` when it is a usable lock wait: finite, 0 (do not wait) to an hour."""
+    if not 0 <= seconds <= MAX_LOCK_TIMEOUT:  # also false for nan
+        raise InvalidSetting(
+            f"invalid lock timeout {seconds!r}: use a number of seconds from 0 (do not wait) "
+            f"to {MAX_LOCK_TIMEOUT}"
+        )
+    return seconds
+
+
 @contextmanager
 def environment_lock(
     conn: psycopg.Connection, environment: str, *, lock_timeout: float
@@ -238,27 +254,32 @@ def environment_lock(
 
     The lock is a transaction-scoped advisory lock: it works behind PgBouncer
     in transaction mode and is released by commit, rollback or a dead
-    connection. Waiting for it is bounded by ``lock_timeout`` seconds.
+    connection. Waiting for it is bounded by ``lock_timeout`` seconds; 0 does
+    not wait at all (PostgreSQL would read a lock_timeout of 0 as "forever").
     """
     import psycopg
 
+    check_lock_timeout(lock_timeout)
+    held_elsewhere = LockTimeout(
+        f"another apply holds the lock on environment {environment!r} and did not "
+        f"release it within {lock_timeout:g} s: wait for it to finish and run the "
+        "command again, or raise --lock-timeout"
+    )
+    key = (APPLY_LOCK_CLASS, lock_key(environment))
     try:
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(
-                "SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",)
-            )
-            try:
-                cur.execute(
-                    "SELECT pg_advisory_xact_lock(%s, %s)",
-                    (APPLY_LOCK_CLASS, lock_key(environment)),
-                )
-            except psycopg.errors.LockNotAvailable:
-                raise LockTimeout(
-                    f"another apply holds the lock on environment {environment!r} and did not "
-                    f"release it within {lock_timeout:g} s: wait for it to finish and run the "
-                    "command again, or raise --lock-timeout"
-                ) from None
-            cur.execute("SELECT set_config('lock_timeout', '0', true)")
+            if lock_timeout == 0:
+                if not cur.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", key).fetchone()[0]:
+                    raise held_elsewhere
+            else:
+                # At least 1 ms: a shorter wait would round to 0, which means no limit.
+                wait = f"{max(1, int(lock_timeout * 1000))}ms"
+                cur.execute("SELECT set_config('lock_timeout', %s, true)", (wait,))
+                try:
+                    cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", key)
+                except psycopg.errors.LockNotAvailable:
+                    raise held_elsewhere from None
+                cur.execute("SELECT set_config('lock_timeout', '0', true)")
             yield
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import click
 import typer
 
 from registry.errors import RegistryError
@@ -15,14 +16,41 @@ from . import (  # noqa: F401  (importing a command module registers its command
     operator_commands,
 )
 from .app import admin_app, app
+from .common import connection_lost
 
 
 def _run(application: typer.Typer) -> None:
+    """Run a command; every error is one `error:` paragraph and exit 1.
+
+    Exit 2 is kept for what `plan --detailed-exitcode` means by it (changes): click
+    would use it for usage errors too, so a mistyped option in a scheduled drift
+    job would read as drift.
+    """
     try:
-        application()
+        code = application(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as error:
+        typer.echo(error.ctx.get_help(), err=True)
+        code = 1
+    except click.UsageError as error:
+        where = f"`{error.ctx.command_path} --help`" if error.ctx else "`registry --help`"
+        typer.echo(f"error: {error.format_message()}. See {where} for the usage", err=True)
+        code = 1
+    except click.ClickException as error:
+        typer.echo(f"error: {error.format_message()}", err=True)
+        code = 1
+    except click.Abort:
+        typer.echo("error: aborted; nothing more was done", err=True)
+        code = 1
     except RegistryError as error:
         typer.echo(f"error: {error}", err=True)
-        sys.exit(1)
+        code = 1
+    except Exception as error:
+        lost = connection_lost(error)
+        if lost is None:
+            raise
+        typer.echo(f"error: {lost}", err=True)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +14,7 @@ import typer
 
 from reconciler import render
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
-from registry.errors import RegistryError
+from registry.errors import RegistryError, StaleRevision
 
 from .app import GITOPS, app
 from .common import (
@@ -140,6 +142,47 @@ def _wait_for_health(
     if waiting and timeout:
         warn(f"--wait timed out after {timeout:g} s; applying {', '.join(waiting)} as pending")
     return plans
+
+
+def _remembered(kube: HealthFor) -> tuple[HealthFor, dict[str, object]]:
+    """``kube``, keeping the latest health it saw per environment for the re-plan."""
+    seen: dict[str, object] = {}
+
+    def observe(manifest: Manifest, desired):
+        seen[manifest.environment] = health = kube(manifest, desired)
+        return health
+
+    return observe, seen
+
+
+def _replan_under_lock(
+    conn: psycopg.Connection, manifest: Manifest, shown: Plan, seen: dict[str, object]
+) -> Callable[[], Plan]:
+    """The shown plan, made again under the environment lock from the same observed health.
+
+    Kubernetes is observed before the lock; the registry is read again under it.
+    When another apply committed in between but the changes are still the ones
+    shown (and approved), this apply goes ahead instead of failing as stale.
+    """
+
+    def make_plan() -> Plan:
+        [plan] = _plan(conn, [manifest], lambda m, desired: seen.get(m.environment))
+        if _change_specs(plan) != _change_specs(shown):
+            raise StaleRevision(
+                f"the registry changed while this plan was made (another apply to environment "
+                f"{plan.environment!r}); nothing was written for it: run apply again to plan "
+                "against the new state"
+            )
+        return replace(plan, plan_id=shown.plan_id)
+
+    return make_plan
+
+
+def _change_specs(plan: Plan) -> list[tuple]:
+    return [
+        (c.action, c.model_name, c.before and c.before.spec(), c.after.spec(), c.after.status)
+        for c in plan.changes
+    ]
 
 
 def _warn_about(plans: list[Plan]) -> None:
@@ -272,7 +315,7 @@ def apply_command(
 ) -> None:
     """Make the registry match the manifests, or apply a saved plan exactly."""
     from reconciler import saved_plan
-    from reconciler.apply import apply
+    from reconciler.apply import apply_current
 
     if len(paths) == 1 and paths[0].suffix == ".json":
         # A saved plan was reviewed when it was made, so it is applied without a prompt
@@ -286,12 +329,17 @@ def apply_command(
         plans = saved_plan.read(paths[0])
         conn = open_registry()
         reviewed = True
+        make_plans = [lambda plan=plan: plan for plan in plans]
     else:
         manifests = _manifests(paths)
         conn = open_registry()
-        kube = health_for(kube_context=kube_context, no_kube=no_kube)
+        kube, seen = _remembered(health_for(kube_context=kube_context, no_kube=no_kube))
         plans = _wait_for_health(conn, manifests, kube, timeout if wait else 0)
         reviewed = auto_approve
+        make_plans = [
+            _replan_under_lock(conn, manifest, plan, seen)
+            for manifest, plan in zip(manifests, plans, strict=True)
+        ]
     out(render.plans_text(plans))
     _warn_about(plans)
     removing = [p.environment for p in plans if p.mass_removal]
@@ -304,8 +352,17 @@ def apply_command(
     if any(p.has_changes for p in plans) and not reviewed:
         _confirm()
     cache = open_cache()
-    for item in plans:
-        report_apply(apply(conn, item, actor=actor, lock_timeout=lock_timeout, cache=cache))
+    for item, make_plan in zip(plans, make_plans, strict=True):
+        report_apply(
+            apply_current(
+                conn,
+                item.environment,
+                make_plan,
+                actor=actor,
+                lock_timeout=lock_timeout,
+                cache=cache,
+            )
+        )
     if not any(p.has_changes for p in plans):
         say("No changes to apply.")
 

@@ -226,7 +226,9 @@ def list_entries(
 def history(
     environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
     model_name: Annotated[str | None, typer.Option("--model-name", "-m")] = None,
-    limit: Annotated[int, typer.Option(help="Most recent records to show.")] = 50,
+    limit: Annotated[
+        int, typer.Option(help="Most recent records to show (1 to 10000).", min=1, max=10000)
+    ] = 50,
     output: Format = OutputFormat.table,
 ) -> None:
     """Show the audit log: who changed what, when, from which commit."""
