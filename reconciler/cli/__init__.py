@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from registry.errors import RegistryError
@@ -18,6 +17,14 @@ from . import (  # noqa: F401  (importing a command module registers its command
 from .app import admin_app, app
 from .common import connection_lost
 
+try:  # typer 0.2x carries its own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:
+    from click import exceptions as click_errors
+
+# click >= 8.2: the help that `registry` alone prints
+_HELP_SHOWN = getattr(click_errors, "NoArgsIsHelpError", ())
+
 
 def _run(application: typer.Typer) -> None:
     """Run a command; every error is one `error:` paragraph and exit 1.
@@ -28,17 +35,18 @@ def _run(application: typer.Typer) -> None:
     """
     try:
         code = application(standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as error:
+    except _HELP_SHOWN as error:
         typer.echo(error.ctx.get_help(), err=True)
         code = 1
-    except click.UsageError as error:
+    except click_errors.UsageError as error:
         where = f"`{error.ctx.command_path} --help`" if error.ctx else "`registry --help`"
-        typer.echo(f"error: {error.format_message()}. See {where} for the usage", err=True)
+        message = error.format_message().rstrip(".")
+        typer.echo(f"error: {message}. See {where} for the usage", err=True)
         code = 1
-    except click.ClickException as error:
+    except click_errors.ClickException as error:
         typer.echo(f"error: {error.format_message()}", err=True)
         code = 1
-    except click.Abort:
+    except typer.Abort:
         typer.echo("error: aborted; nothing more was done", err=True)
         code = 1
     except RegistryError as error:

@@ -80,9 +80,10 @@ def cache_sync() -> None:
     from registry.cache import pending_invalidations, sync_outbox
 
     cache = _require_cache("sync")
-    cache.ping()  # with nothing queued, a refusing Redis would otherwise go unnoticed
     conn = open_registry()
     synced = sync_outbox(conn, cache)
+    if not synced:
+        cache.ping()  # with nothing queued, a refusing Redis would otherwise go unnoticed
     out(f"Synced {synced} cache invalidation(s); {pending_invalidations(conn)} pending.")
 
 
