@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 DEFAULT_LOCK_TIMEOUT = 30.0
 # How long an apply waits for a concurrent `cache sync` holding its outbox rows: longer
-# than that sync's Redis calls can take (two 1 s socket timeouts), short for a CI job.
-OUTBOX_WAIT = 5.0
+# than that sync's Redis calls take to fail on a frozen Redis (about 4 s: 1 s socket
+# timeouts on connecting and on the command, retried once), short for a CI job.
+OUTBOX_WAIT = 8.0
 
 
 @dataclass(frozen=True)

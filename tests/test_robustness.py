@@ -307,7 +307,8 @@ def test_apply_warns_while_a_sync_stuck_on_a_frozen_redis_holds_its_rows(
     url = private_redis.url
     os.kill(private_redis.process.pid, signal.SIGSTOP)
     stuck = start_cli("cache", "sync", env={"REDIS_URL": url, "DATABASE_URL": database_url})
-    eventually(lambda: _outbox_rows_held(conn), "the sync holds the outbox rows")
+    eventually(lambda: stuck.poll() is not None or _outbox_rows_held(conn), "the sync starts")
+    assert stuck.poll() is None, finish(stuck)  # it must still hold them, stuck on Redis
     result = cli("disable", "-m", MODEL, "-e", ENV, env={"REDIS_URL": url})
     assert result.returncode == 0, result.stderr
     assert 'Applied to environment "development"' in result.stderr
