@@ -31,11 +31,17 @@ from .common import (
 from .kube_commands import KubeContext, NoKube, health_for
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     import psycopg
 
+    from reconciler.health import Health
     from reconciler.manifest import LoadResult, Manifest
     from reconciler.plan import Plan
     from reconciler.reconcile import HealthFor
+    from registry.entry import Entry
+
+    Observed = Mapping[str, Health] | None  # a manifest's health as HealthFor returned it
 
 
 DEFAULT_WAIT_TIMEOUT = 300.0
@@ -144,11 +150,11 @@ def _wait_for_health(
     return plans
 
 
-def _remembered(kube: HealthFor) -> tuple[HealthFor, dict[str, object]]:
+def _remembered(kube: HealthFor) -> tuple[HealthFor, dict[str, Observed]]:
     """``kube``, keeping the latest health it saw per environment for the re-plan."""
-    seen: dict[str, object] = {}
+    seen: dict[str, Observed] = {}
 
-    def observe(manifest: Manifest, desired):
+    def observe(manifest: Manifest, desired: Sequence[Entry]) -> Observed:
         seen[manifest.environment] = health = kube(manifest, desired)
         return health
 
@@ -156,7 +162,7 @@ def _remembered(kube: HealthFor) -> tuple[HealthFor, dict[str, object]]:
 
 
 def _replan_under_lock(
-    conn: psycopg.Connection, manifest: Manifest, shown: Plan, seen: dict[str, object]
+    conn: psycopg.Connection, manifest: Manifest, shown: Plan, seen: dict[str, Observed]
 ) -> Callable[[], Plan]:
     """The shown plan, made again under the environment lock from the same observed health.
 
