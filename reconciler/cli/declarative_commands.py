@@ -185,10 +185,8 @@ def _replan_under_lock(
 
 
 def _change_specs(plan: Plan) -> list[tuple]:
-    return [
-        (c.action, c.model_name, c.before and c.before.spec(), c.after.spec(), c.after.status)
-        for c in plan.changes
-    ]
+    """What a plan changes, without ids, timestamps or health."""
+    return [(c.action, c.before and c.before.spec(), c.after.spec()) for c in plan.changes]
 
 
 def _warn_about(plans: list[Plan]) -> None:
