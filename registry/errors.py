@@ -47,3 +47,11 @@ class LockTimeout(RegistryError):
 
 class InvalidSetting(RegistryError):
     """An environment variable or option holds a value the registry cannot use."""
+
+
+class AuditChainBroken(RegistryError):
+    """An audit row no longer matches the hash chain: the log was edited."""
+
+
+class PermissionDenied(RegistryError):
+    """The database user lacks a privilege the command needs (see the roles of 0002)."""

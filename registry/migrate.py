@@ -52,22 +52,32 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
     callers (parallel CI jobs) wait for each other, and the second one then finds
     nothing left to do. A failing migration leaves the schema as it was.
     """
+    import psycopg
+
     if not pending(conn):  # the common case costs one query and no lock
         return []
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS registry_schema_migrations ("
-            " version integer PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        done = pending(conn)
-        for migration in done:
-            conn.execute(migration.sql)
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
             conn.execute(
-                "INSERT INTO registry_schema_migrations (version, name) VALUES (%s, %s)",
-                (migration.version, migration.name),
+                "CREATE TABLE IF NOT EXISTS registry_schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
             )
+            done = pending(conn)
+            for migration in done:
+                conn.execute(migration.sql)
+                conn.execute(
+                    "INSERT INTO registry_schema_migrations (version, name) VALUES (%s, %s)",
+                    (migration.version, migration.name),
+                )
+    except psycopg.errors.InsufficientPrivilege:
+        # A registry_reader or registry_writer member: only the owner changes the schema.
+        raise SchemaOutdated(
+            f"the registry database schema is behind this version of registry (pending "
+            f"migrations: {_names(pending(conn))}) and this database user may not change it "
+            "(permission denied): run `registry db migrate` as the database owner first"
+        ) from None
     return done
 
 
@@ -75,9 +85,12 @@ def require_current(conn: psycopg.Connection) -> None:
     """Raise when migrations are pending (the auto-migration is turned off)."""
     missing = pending(conn)
     if missing:
-        names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
         raise SchemaOutdated(
             f"the registry database schema is behind this version of registry "
-            f"(pending migrations: {names}) and REGISTRY_AUTO_MIGRATE=0 turns off the "
+            f"(pending migrations: {_names(missing)}) and REGISTRY_AUTO_MIGRATE=0 turns off the "
             "automatic upgrade: run `registry db migrate` (or your reviewed schema change) first"
         )
+
+
+def _names(migrations: list[Migration]) -> str:
+    return ", ".join(f"{m.version:04d}_{m.name}" for m in migrations)

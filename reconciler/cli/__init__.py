@@ -15,7 +15,7 @@ from . import (  # noqa: F401  (importing a command module registers its command
     operator_commands,
 )
 from .app import admin_app, app
-from .common import connection_lost
+from .common import connection_lost, say
 
 try:  # typer 0.2x carries its own copy of click
     from typer._click import exceptions as click_errors
@@ -41,22 +41,22 @@ def _run(application: typer.Typer) -> None:
     except click_errors.UsageError as error:
         where = f"`{error.ctx.command_path} --help`" if error.ctx else "`registry --help`"
         message = error.format_message().rstrip(".")
-        typer.echo(f"error: {message}. See {where} for the usage", err=True)
+        say(f"error: {message}. See {where} for the usage")
         code = 1
     except click_errors.ClickException as error:
-        typer.echo(f"error: {error.format_message()}", err=True)
+        say(f"error: {error.format_message()}")
         code = 1
     except typer.Abort:
-        typer.echo("error: aborted; nothing more was done", err=True)
+        say("error: aborted; nothing more was done")
         code = 1
     except RegistryError as error:
-        typer.echo(f"error: {error}", err=True)
+        say(f"error: {error}")
         code = 1
     except Exception as error:
         lost = connection_lost(error)
         if lost is None:
             raise
-        typer.echo(f"error: {lost}", err=True)
+        say(f"error: {lost}")
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
 
