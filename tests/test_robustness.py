@@ -326,12 +326,15 @@ def test_apply_warns_while_a_sync_stuck_on_a_frozen_redis_holds_its_rows(
 
 
 def _outbox_rows_held(conn) -> bool:
-    with conn.transaction():
-        free = conn.execute(
-            "SELECT count(*) FROM (SELECT id FROM registry_cache_outbox FOR UPDATE SKIP LOCKED) s"
+    """A sync deleted the outbox rows and waits for Redis with its transaction open
+    (looked up without touching the rows: a probe that locked them would race the sync)."""
+    return (
+        conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND state = 'idle in transaction' AND query LIKE 'DELETE FROM registry_cache_outbox%'"
         ).fetchone()[0]
-        queued = conn.execute("SELECT count(*) FROM registry_cache_outbox").fetchone()[0]
-    return queued > 0 and free == 0
+        == 1
+    )
 
 
 def test_apply_deletes_its_own_keys_even_while_another_sync_holds_their_rows(
