@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import psycopg
 
 DEFAULT_TTL = 120
+MAX_TTL = 86400
 KEY_PREFIX = "model_registry:"
 GENERATION_PREFIX = "model_registry_generation:"
 # The router must not hang on a sick Redis: it falls back to the database instead.
@@ -100,16 +101,10 @@ def generation_key(environment: str) -> str:
 
 
 def ttl_from_env() -> int:
-    """REGISTRY_CACHE_TTL in seconds (default 120)."""
-    text = os.environ.get("REGISTRY_CACHE_TTL", "").strip()
-    if not text:
-        return DEFAULT_TTL
-    if not text.isdigit() or int(text) < 1:
-        raise RegistryError(
-            f"invalid REGISTRY_CACHE_TTL {text!r}: use a whole number of seconds of at least 1 "
-            f"(default {DEFAULT_TTL})"
-        )
-    return int(text)
+    """REGISTRY_CACHE_TTL in seconds (default 120, at most a day)."""
+    from .settings import env_int
+
+    return env_int("REGISTRY_CACHE_TTL", DEFAULT_TTL, minimum=1, maximum=MAX_TTL)
 
 
 def describe(url: str) -> str:
@@ -197,6 +192,10 @@ class Cache:
             )
         return [bool(filled) for filled in self._call(pipe.execute)]
 
+    def ping(self) -> None:
+        """Raise CacheUnavailable unless Redis answers (and accepts the credentials)."""
+        self._call(self.client.ping)
+
     def invalidate(self, keys: Iterable[str]) -> int:
         """Delete ``keys`` in one MULTI pipeline that first bumps their environments'
         generations (so no lookup in flight can refill them); return how many existed."""
@@ -229,33 +228,48 @@ class Cache:
         self.client.connection_pool.disconnect()
 
 
-def pending_invalidations(conn: psycopg.Connection) -> int:
-    """Cache keys queued by committed changes and not yet deleted from Redis."""
-    return conn.execute("SELECT count(*) FROM registry_cache_outbox").fetchone()[0]
+def pending_invalidations(conn: psycopg.Connection, keys: Sequence[str] | None = None) -> int:
+    """Cache keys queued by committed changes and not yet deleted from Redis (of ``keys``
+    only, when given)."""
+    if keys is None:
+        return conn.execute("SELECT count(*) FROM registry_cache_outbox").fetchone()[0]
+    return conn.execute(
+        "SELECT count(*) FROM registry_cache_outbox WHERE cache_key = ANY(%s)", (list(keys),)
+    ).fetchone()[0]
 
 
-def sync_outbox(conn: psycopg.Connection, cache: Cache) -> int:
+def sync_outbox(
+    conn: psycopg.Connection, cache: Cache, own_keys: Sequence[str] = (), wait: float = 0.0
+) -> int:
     """Delete the queued keys from Redis, then remove exactly those outbox rows.
 
     The rows are deleted (and so locked) in one statement whose transaction
     commits only after Redis confirmed the pipeline; SKIP LOCKED lets two syncs
     at once split the work instead of blocking. If Redis fails, the delete is
     rolled back, CacheUnavailable is raised and every row stays queued.
-    Returns the number of rows synced.
+
+    ``own_keys`` are the keys of a change the caller just committed: their rows
+    are waited for (at most ``wait`` seconds) when another sync holds them, and
+    the keys are deleted from Redis even if that sync still holds them then, so
+    a sync stuck on a frozen Redis cannot leave a committed change's old route
+    cached. Returns the number of rows synced.
     """
     import psycopg
 
     try:
         with conn.transaction():
+            if own_keys:
+                _lock_rows(conn, own_keys, wait)
             # = ANY(ARRAY(...)), not IN (...): an index lookup per id instead of a
-            # semi-join, half the time for a 10,000-key apply.
+            # semi-join, half the time for a 10,000-key apply. Rows this transaction
+            # locked above are not skipped.
             keys = conn.execute(
                 "DELETE FROM registry_cache_outbox WHERE id = ANY(ARRAY("
                 " SELECT id FROM registry_cache_outbox FOR UPDATE SKIP LOCKED))"
                 " RETURNING cache_key"
             ).fetchall()
-            if keys:
-                cache.invalidate(key for (key,) in keys)
+            if keys or own_keys:
+                cache.invalidate([*(key for (key,) in keys), *own_keys])
             return len(keys)
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(
@@ -263,3 +277,20 @@ def sync_outbox(conn: psycopg.Connection, cache: Cache) -> int:
             f"{str(error).strip()}. Nothing was removed from the outbox; run "
             "`registry cache sync` again"
         ) from None
+
+
+def _lock_rows(conn: psycopg.Connection, keys: Sequence[str], wait: float) -> None:
+    """Lock the outbox rows of ``keys``, waiting at most ``wait`` seconds for a sync that
+    holds them; rows still held after that stay queued (the caller counts them)."""
+    import psycopg
+
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{max(1, int(wait * 1000))}ms",))
+    try:
+        with conn.transaction():  # a savepoint: a lock timeout must not end the sync
+            conn.execute(
+                "SELECT 1 FROM registry_cache_outbox WHERE cache_key = ANY(%s) FOR UPDATE",
+                (list(keys),),
+            )
+    except psycopg.errors.LockNotAvailable:
+        pass
+    conn.execute("SELECT set_config('lock_timeout', '0', true)")

@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import names
 from .cache import Cache, CacheUnavailable, Fill, Route, decode, encode, ttl_from_env
+from .db import connection_options
 from .errors import DatabaseUnavailable, ModelNotFound, ModelNotReady
 
 __all__ = ["LookupStats", "Resolver", "Route", "resolve"]
@@ -89,7 +90,7 @@ class Resolver:
             database_url,
             min_size=1,
             max_size=max_connections,
-            kwargs={"autocommit": True, "connect_timeout": max(1, int(pool_timeout))},
+            kwargs=connection_options(database_url, connect_timeout=max(1, int(pool_timeout))),
             timeout=pool_timeout,
             reconnect_timeout=reconnect_timeout,
             name="registry-lookup",

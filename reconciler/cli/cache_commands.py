@@ -82,6 +82,8 @@ def cache_sync() -> None:
     cache = _require_cache("sync")
     conn = open_registry()
     synced = sync_outbox(conn, cache)
+    if not synced:
+        cache.ping()  # with nothing queued, a refusing Redis would otherwise go unnoticed
     out(f"Synced {synced} cache invalidation(s); {pending_invalidations(conn)} pending.")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,7 +15,7 @@ import typer
 from reconciler import render
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
 from reconciler.files import write_text
-from registry.errors import RegistryError
+from registry.errors import RegistryError, StaleRevision
 
 from .app import GITOPS, app
 from .common import (
@@ -30,11 +32,17 @@ from .common import (
 from .kube_commands import KubeContext, NoKube, health_for
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     import psycopg
 
+    from reconciler.health import Health
     from reconciler.manifest import LoadResult, Manifest
     from reconciler.plan import Plan
     from reconciler.reconcile import HealthFor
+    from registry.entry import Entry
+
+    Observed = Mapping[str, Health] | None  # a manifest's health as HealthFor returned it
 
 
 DEFAULT_WAIT_TIMEOUT = 300.0
@@ -134,6 +142,47 @@ def _wait_for_health(
     if waiting and timeout:
         warn(f"--wait timed out after {timeout:g} s; applying {', '.join(waiting)} as pending")
     return plans
+
+
+def _remembered(kube: HealthFor) -> tuple[HealthFor, dict[str, Observed]]:
+    """``kube``, keeping the latest health it saw per environment for the re-plan."""
+    seen: dict[str, Observed] = {}
+
+    def observe(manifest: Manifest, desired: Sequence[Entry]) -> Observed:
+        seen[manifest.environment] = health = kube(manifest, desired)
+        return health
+
+    return observe, seen
+
+
+def _replan_under_lock(
+    conn: psycopg.Connection, manifests: list[Manifest], seen: dict[str, Observed]
+) -> Callable[[Plan], Plan]:
+    """A shown plan, made again under the environment locks from the same observed health.
+
+    Kubernetes is observed before the locks; the registry is read again under
+    them. When another apply committed in between but the changes are still the
+    ones shown (and approved), this apply goes ahead instead of failing as stale.
+    """
+    by_environment = {manifest.environment: manifest for manifest in manifests}
+
+    def replan(shown: Plan) -> Plan:
+        manifest = by_environment[shown.environment]
+        [plan] = _plan(conn, [manifest], lambda m, desired: seen.get(m.environment))
+        if _change_specs(plan) != _change_specs(shown):
+            raise StaleRevision(
+                f"the registry changed while this plan was made (another apply to environment "
+                f"{plan.environment!r}); nothing was written: run apply again to plan against "
+                "the new state"
+            )
+        return replace(plan, plan_id=shown.plan_id)
+
+    return replan
+
+
+def _change_specs(plan: Plan) -> list[tuple]:
+    """What a plan changes, without ids, timestamps or health."""
+    return [(c.action, c.before and c.before.spec(), c.after.spec()) for c in plan.changes]
 
 
 def _warn_about(plans: list[Plan]) -> None:
@@ -290,12 +339,14 @@ def apply_command(
             )
         conn = open_registry()
         reviewed = True
+        replan = None
     else:
         manifests = _manifests(paths)
         conn = open_registry()
-        kube = health_for(kube_context=kube_context, no_kube=no_kube)
+        kube, seen = _remembered(health_for(kube_context=kube_context, no_kube=no_kube))
         plans = _wait_for_health(conn, manifests, kube, timeout if wait else 0)
         reviewed = auto_approve
+        replan = _replan_under_lock(conn, manifests, seen)
     out(render.plans_text(plans))
     _warn_about(plans)
     removing = [p.environment for p in plans if p.mass_removal]
@@ -315,6 +366,7 @@ def apply_command(
         cache=open_cache(),
         recheck=saved,
         allow_mass_removal=allow_mass_removal,
+        replan=replan,
     )
     for result in results:
         report_apply(result)
