@@ -19,22 +19,13 @@ from registry.errors import DatabaseUnavailable, ModelNotFound, ModelNotReady, R
 from registry.local_cache import ABSENT, LocalCache
 from registry.lookup import Resolver
 
+from . import test_lookup
 from .conftest import ROOT, free_port
 from .test_lookup import DEADLINE, ENDPOINT, ENV, KEY, MODEL, register, set_status, wait_for
 
-
-@pytest.fixture
-def cache(redis_url):
-    cache = Cache(redis_url)
-    yield cache
-    cache.close()
-
-
-@pytest.fixture
-def resolver(conn, database_url, redis_url):
-    with Resolver(database_url, cache=Cache(redis_url), cache_retry_interval=0) as resolver:
-        wait_for(lambda: resolver.local_cache_active, "tracking")
-        yield resolver
+# The lookup tests' fixtures: the router's Redis, and a Resolver on it.
+cache = test_lookup.cache
+resolver = test_lookup.resolver
 
 
 def source(resolver, model=MODEL):
@@ -93,6 +84,7 @@ def test_not_found_is_held_locally_and_a_register_drops_it(conn, resolver, cache
             resolver.resolve(MODEL, ENV)
         return resolver.stats.local_hits
 
+    wait_for(lambda: resolver.local_cache_active, "tracking")
     not_found()
     resolver.flush()
     not_found()  # from Redis, now held
