@@ -6,9 +6,10 @@ serve DATABASE_URL REDIS_URL
     local tier answers; ``stats``; ``drop MODEL ENV`` -> prints "watching", resolves until
     the answer no longer comes from memory and prints that moment (time.monotonic).
 hammer DATABASE_URL REDIS_URL MODEL ENV THREADS OUT
-    THREADS threads resolve MODEL until stdin closes; prints "ready" once the local
-    tier is active; then writes to OUT the (start, end) monotonic times of every
-    answer that returned the endpoint, of every other answer, and the stats.
+    THREADS threads resolve MODEL, 1 ms apart as a router between requests, until stdin
+    closes; prints "ready" once the local tier is active; then writes the stats to OUT
+    and the (start, end) monotonic times of every answer that returned the endpoint to
+    OUT.served, of every other answer to OUT.refused (arrays of doubles).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def hammer(resolver: Resolver, model: str, environment: str, threads: int, out: 
                 record = refused[number]
             record.append(start)
             record.append(time.monotonic())
+            time.sleep(0.001)
 
     workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
     for worker in workers:
@@ -82,13 +84,12 @@ def hammer(resolver: Resolver, model: str, environment: str, threads: int, out: 
     done.set()
     for worker in workers:
         worker.join()
-    result = {
-        "served": [x for a in served for x in a],
-        "refused": [x for a in refused for x in a],
-        "stats": asdict(resolver.stats),
-    }
+    for name, records in (("served", served), ("refused", refused)):
+        with open(f"{out}.{name}", "wb") as file:
+            for record in records:
+                record.tofile(file)
     with open(out, "w", encoding="utf-8") as file:
-        json.dump(result, file)
+        json.dump(asdict(resolver.stats), file)
 
 
 def main() -> None:

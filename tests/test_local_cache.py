@@ -3,10 +3,14 @@ nothing, every kind of invalidation reaching another process, lost tracking, rac
 
 from __future__ import annotations
 
+import bisect
 import json
 import subprocess
 import sys
 import threading
+import time
+from array import array
+from pathlib import Path
 
 import pytest
 
@@ -438,3 +442,66 @@ def test_a_database_error_says_whether_the_server_answered(conn, database_url):
         "registry lookup failed: the registry database did not answer ("
     )
     assert "s3cret-pass" not in str(raised.value)
+
+
+# Each state is held this long so that lookups land inside every checked window.
+HOLD = 0.08
+PROMISE = 0.050
+
+
+def test_no_replica_serves_a_route_50ms_after_its_disable_returned(
+    conn, cache, database_url, redis_url, tmp_path
+):
+    """4 router processes x 8 threads resolve while this process flips the model 200 times
+    through apply (the one write path, outbox synced before it returns). Every answer's
+    start and end are recorded on the machine's monotonic clock and compared afterwards."""
+    register(conn)
+    routers = []
+    for number in range(4):
+        out = tmp_path / f"router-{number}.json"
+        command = ["hammer", database_url, redis_url, MODEL, ENV, "8", str(out)]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.router_process", *command],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        routers.append((process, out))
+    flips = []  # (action, started, returned)
+    try:
+        for process, _ in routers:
+            assert process.stdout.readline() == "ready\n"
+        for _ in range(100):
+            for action in ("disable", "enable"):
+                started = time.monotonic()
+                set_status(conn, cache, action)  # asserts nothing is left pending
+                flips.append((action, started, time.monotonic()))
+                time.sleep(HOLD)
+    finally:
+        for process, _ in routers:
+            process.stdin.close()
+        for process, _ in routers:
+            process.wait(DEADLINE)
+    # A disabled window: from the disable's return + 50 ms to the start of the next enable.
+    windows = [
+        (flips[i][2] + PROMISE, flips[i + 1][1] if i + 1 < len(flips) else float("inf"))
+        for i in range(len(flips))
+        if flips[i][0] == "disable"
+    ]
+    starts = [low for low, _ in windows]
+    late, refused_inside, local_hits = [], 0, []
+    for _, out in routers:
+        local_hits.append(json.loads(out.read_text())["local_hits"])
+        for kind in ("served", "refused"):
+            times = array("d", Path(f"{out}.{kind}").read_bytes())
+            for start, end in zip(times[::2], times[1::2], strict=True):
+                index = bisect.bisect_right(starts, start) - 1
+                if index >= 0 and end < windows[index][1]:  # wholly inside a disabled window
+                    if kind == "served":
+                        late.append((start - windows[index][0] + PROMISE, start, end))
+                    else:
+                        refused_inside += 1
+    assert late == []
+    assert refused_inside >= len(windows)  # the check had lookups to check
+    assert all(hits > 0 for hits in local_hits)  # every replica answered from memory
