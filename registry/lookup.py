@@ -107,8 +107,11 @@ class Resolver:
         metrics: CollectorRegistry | None = None,
     ) -> None:
         size = local_cache_size_from_env() if local_cache_size is None else local_cache_size
-        self.cache = cache
         self.ttl = ttl_from_env() if ttl is None else ttl
+        # Metrics before anything is opened: a registry that has them already fails here.
+        self._local: LocalCache | None = None
+        self._results = None if metrics is None else self._register_metrics(metrics)
+        self.cache = cache
         self.negative_ttl = min(negative_ttl, self.ttl)
         self.cache_retry_interval = cache_retry_interval
         self.description = description
@@ -136,7 +139,6 @@ class Resolver:
         self._filler_lock = threading.Lock()
         # Last: the tracking thread must not outlive a constructor that failed.
         self._local = LocalCache(cache, size) if cache is not None and size > 0 else None
-        self._results = None if metrics is None else self._register_metrics(metrics)
 
     def _register_metrics(self, registry: CollectorRegistry) -> dict[str, Any]:
         from prometheus_client import Counter, Gauge
