@@ -50,6 +50,7 @@ class LocalCache:
     def __init__(self, cache: Cache, size: int, *, health_interval: float = HEALTH_INTERVAL):
         self.size = size
         self.health_interval = health_interval
+        self.hits = 0
         self.losses = 0  # times tracking was lost or could not be set up
         self._cache = cache
         self._entries: OrderedDict[str, Route | None] = OrderedDict()
@@ -87,6 +88,7 @@ class LocalCache:
             value = self._entries.get(key, ABSENT)
             if value is not ABSENT:
                 self._entries.move_to_end(key)
+                self.hits += 1
         return value
 
     def store(self, key: str, route: Route | None, epoch: int) -> bool:

@@ -171,7 +171,9 @@ class Resolver:
         with self._stats_lock:
             counts = dict(self._counts)
         if local is not None:
-            counts.update(tracking_losses=local.losses, local_entries=len(local))
+            counts.update(
+                local_hits=local.hits, tracking_losses=local.losses, local_entries=len(local)
+            )
         return LookupStats(**counts)
 
     @property
@@ -189,18 +191,13 @@ class Resolver:
 
     def resolve_with_source(self, model_name: str, environment: str) -> tuple[Route, str]:
         """``resolve``, and the tier that answered: "local", "redis" or "database"."""
-        names.check_environment(environment)
         results = self._results
-        # Request input that cannot be a registered name is unknown: no cache key, no query.
-        if not names.DNS_1035_LABEL.fullmatch(model_name or "") or len(model_name) > 63:
-            route, source = None, None
-        else:
-            try:
-                route, source = self._lookup(model_name, environment)
-            except DatabaseUnavailable:
-                if results is not None:
-                    results["error"].inc()
-                raise
+        try:
+            route, source = self._lookup(model_name, environment)
+        except DatabaseUnavailable:
+            if results is not None:
+                results["error"].inc()
+            raise
         if route is None:
             if results is not None:
                 results["not_found"].inc()
@@ -213,15 +210,20 @@ class Resolver:
             results[_RESULT_OF_SOURCE[source]].inc()
         return route, source
 
-    def _lookup(self, model_name: str, environment: str) -> tuple[Route | None, str]:
+    def _lookup(self, model_name: str, environment: str) -> tuple[Route | None, str | None]:
         key = cache_key(environment, model_name)
         local = self._local
         if local is not None:
+            # Before the name checks: only a checked lookup stores a key, and a key names
+            # one (environment, model) pair (names have no ':'), so a hit needs no check.
             route = local.get(key)
             if route is not ABSENT:
-                self._count("local_hits")
                 return route, "local"
             epoch = local.epoch  # before the Redis read: a push after it refuses the store
+        names.check_environment(environment)
+        # Request input that cannot be a registered name is unknown: no cache key, no query.
+        if not names.DNS_1035_LABEL.fullmatch(model_name or "") or len(model_name) > 63:
+            return None, None
         cache = self.cache if time.monotonic() >= self._cache_skip_until else None
         generation = None
         if cache is not None:
