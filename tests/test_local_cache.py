@@ -341,6 +341,9 @@ POISONED = {
     "endpoint off the cluster": encode(
         Route(MODEL, ENV, "system", "evil.example.com:8000", "ready")
     ).encode(),
+    "endpoint with a path": encode(
+        Route(MODEL, ENV, "system", "evil.com:80/x.svc.cluster.local:8000", "ready")
+    ).encode(),
     "port out of range": encode(
         Route(MODEL, ENV, "system", names.convention_endpoint(MODEL, ENV, port=70000), "ready")
     ).encode(),
