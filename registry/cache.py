@@ -19,14 +19,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .entry import cache_key
+from .entry import STATUSES, cache_key
 from .errors import DatabaseUnavailable, RegistryError
+from .names import check_namespace, parse_endpoint
+from .settings import env_int
 
 if TYPE_CHECKING:
     import psycopg
 
 DEFAULT_TTL = 120
-MAX_TTL = 86400
+MAX_TTL = 86_400
+# A cached value is a flat object of five short strings; anything larger is not ours.
+MAX_VALUE_BYTES = 4096
+MISSING = {"missing": True}
+ROUTE_FIELDS = frozenset(("model_name", "environment", "namespace", "endpoint", "status"))
 KEY_PREFIX = "model_registry:"
 GENERATION_PREFIX = "model_registry_generation:"
 # The router must not hang on a sick Redis: it falls back to the database instead.
@@ -83,17 +89,49 @@ class Route:
 
 
 def encode(route: Route | None) -> str:
-    """The cached value; ``None`` (no such entry) is the negative-cache marker."""
-    return json.dumps(route.to_dict() if route else {"missing": True}, separators=(",", ":"))
+    """The cached value; ``None`` (no such entry) is the negative-cache marker.
+
+    The format is a contract for routers in any language:
+    schemas/cache-entry.schema.json.
+    """
+    return json.dumps(route.to_dict() if route else MISSING, separators=(",", ":"))
 
 
-def decode(raw: bytes | str) -> Route | None:
-    """Inverse of ``encode``; raises ValueError for anything else (treated as a miss)."""
+def decode(raw: bytes | str, environment: str, model_name: str) -> Route | None:
+    """The route cached for ``model_name`` in ``environment``, or None for the negative
+    marker; ValueError for anything else (the lookup counts it and asks the database).
+
+    Redis is shared, so a value may be foreign, stale from another version, or
+    poisoned. The size is checked before parsing (a real value is under 300 bytes)
+    and so is the bracket count (a flat object has one), so no value can make the
+    parser recurse or allocate much.
+    """
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if len(raw) > MAX_VALUE_BYTES:
+        raise ValueError(f"cached value of {len(raw)} bytes, more than {MAX_VALUE_BYTES}")
+    if raw.count(b"{") + raw.count(b"[") != 1:
+        raise ValueError("cached value is not one flat JSON object")
     try:
         data = json.loads(raw)
-        return None if data == {"missing": True} else Route(**data)
-    except (TypeError, json.JSONDecodeError) as error:
-        raise ValueError(f"not a cached route: {raw!r}") from error
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"cached value is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError("cached value is not a JSON object")
+    if data.keys() == MISSING.keys() and data["missing"] is True:
+        return None
+    if data.keys() != ROUTE_FIELDS or not all(type(v) is str for v in data.values()):
+        raise ValueError(f"cached value does not hold the string fields {sorted(ROUTE_FIELDS)}")
+    if (data["environment"], data["model_name"]) != (environment, model_name):
+        raise ValueError("cached value names another model or environment")
+    if data["status"] not in STATUSES:
+        raise ValueError(f"cached value has an unknown status {data['status']!r}")
+    try:
+        check_namespace(data["namespace"])
+        parse_endpoint(data["endpoint"])
+    except RegistryError as error:
+        raise ValueError(f"cached value breaks the naming rules: {error}") from None
+    return Route(**data)
 
 
 def generation_key(environment: str) -> str:
@@ -102,9 +140,7 @@ def generation_key(environment: str) -> str:
 
 def ttl_from_env() -> int:
     """REGISTRY_CACHE_TTL in seconds (default 120, at most a day)."""
-    from .settings import env_int
-
-    return env_int("REGISTRY_CACHE_TTL", DEFAULT_TTL, minimum=1, maximum=MAX_TTL)
+    return env_int("REGISTRY_CACHE_TTL", DEFAULT_TTL, minimum=1, maximum=MAX_TTL, unit="seconds")
 
 
 def describe(url: str) -> str:
