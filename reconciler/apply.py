@@ -12,6 +12,7 @@ from registry import store
 from registry.cache import Cache, CacheUnavailable, pending_invalidations, sync_outbox
 from registry.errors import DatabaseUnavailable
 
+from . import liveness
 from .plan import Plan
 
 if TYPE_CHECKING:
@@ -59,10 +60,17 @@ def apply(
 
     Raises ``StaleRevision`` when the environment moved on since the plan was
     made and ``LockTimeout`` when another apply holds the environment. With
-    ``cache``, the router's cache is invalidated after the commit.
+    ``cache``, the router's cache is invalidated after the commit. Each enabled
+    entry's status comes from its latest recorded health and probe (``liveness.gate``):
+    the controller may have seen the cluster after the plan did.
     """
+
+    def gated() -> Plan:
+        names = [change.model_name for change in plan.changes]
+        return liveness.gate(plan, store.recorded_liveness(conn, plan.environment, names))
+
     return apply_current(
-        conn, plan.environment, lambda: plan, actor=actor, lock_timeout=lock_timeout, cache=cache
+        conn, plan.environment, gated, actor=actor, lock_timeout=lock_timeout, cache=cache
     )
 
 
@@ -74,16 +82,19 @@ def apply_current(
     actor: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     cache: Cache | None = None,
+    liveness_only: bool = False,
 ) -> ApplyResult:
     """Plan and apply in one transaction under the environment lock.
 
     Imperative commands use this directly: their plan is made from the state
     seen under the lock, so concurrent commands queue instead of going stale.
+    ``liveness_only``: the controller's ready/pending moves, written without a
+    revision bump (not desired state: a reviewed saved plan stays applicable).
     """
     with store.environment_lock(conn, environment, lock_timeout=lock_timeout):
         plan = make_plan()
         observed = {
-            o.model_name: store.HealthRecord(o.model_name, o.health, o.checked_at)
+            o.model_name: store.HealthRecord(o.model_name, o.health, o.checked_at, o.probe)
             for o in plan.observations
         }
         # A created entry is written with its observation (one row write instead of an
@@ -95,11 +106,17 @@ def apply_current(
                     action=change.action,
                     entry=change.after,
                     observed=observed.get(change.model_name) if change.before is None else None,
+                    reason=change.reason,
                 )
                 for change in plan.changes
             ]
             revision = store.write_changes(
-                conn, environment, plan.base_revision, writes, audit_context(plan, actor)
+                conn,
+                environment,
+                plan.base_revision,
+                writes,
+                audit_context(plan, actor),
+                bump_revision=not liveness_only,
             )
         else:
             revision = store.revision(conn, environment)

@@ -1,0 +1,431 @@
+"""The reconcile loop: registry entries + watched cluster + probes -> ready/pending moves.
+
+Threads: one informer per namespace and kind, one follower of registry
+changes, one prober (a bounded pool inside). They only record what they saw
+and mark namespaces dirty; this loop alone decides and writes, namespace by
+namespace, so a quiet cluster costs nothing. Every move goes through the one
+write path (``reconciler.apply.apply_current``, without a revision bump) and is
+re-checked there under the environment's lock against the stored row, so a
+concurrent disable by CI always wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from registry import names, store
+from registry.entry import Entry
+
+from .. import liveness
+from ..apply import apply_current
+from ..health import HEALTHY, model_health
+from ..plan import Change, Observation, Plan, change_for
+from .informer import KINDS, Informer
+from .probe import Probe, Prober
+
+log = logging.getLogger("registry.controller")
+
+ACTOR = "controller"
+TICK = 1.0  # seconds between looks at held transitions and registry reloads
+LOCK_TIMEOUT = 10.0
+_NEVER = object()  # a probe verdict never recorded
+
+
+class Telemetry:
+    """What the loop reports; the metrics module implements it (this one counts nothing)."""
+
+    def transition(self, environment: str, old: str, new: str) -> None: ...
+    def probe_failure(self, environment: str) -> None: ...
+    def watch_restart(self, kind: str) -> None: ...
+    def reconciled(self, seconds: float) -> None: ...
+    def observed(self, environment: str) -> None: ...
+    def entries(self, environment: str, counts: dict[str, int]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Move:
+    entry: Entry  # as the loop last saw it
+    status: str  # ready or pending
+    reason: str | None
+    health: str
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Ready entries the mass-unroute guard keeps routable, and since when."""
+
+    models: frozenset[str]
+    since: float
+
+
+class Loop:
+    def __init__(
+        self,
+        environments: Sequence[str],
+        *,
+        connect: Callable[[], object],
+        cluster,
+        cache,
+        prober: Prober | None,
+        probe_interval: float,
+        resync: float,
+        mass_unroute_confirm: float,
+        is_leader: Callable[[], bool],
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self.environments = list(environments)
+        self.connect = connect
+        self.cluster = cluster
+        self.cache = cache
+        self.prober = prober
+        self.probe_interval = probe_interval
+        self.resync = resync
+        self.confirm = mass_unroute_confirm
+        self.is_leader = is_leader
+        self.telemetry = telemetry or Telemetry()
+        self.conn = None
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.kick = threading.Event()  # the prober has new endpoints to verify
+        self.entries: dict[str, dict[str, list[Entry]]] = {}  # env -> namespace -> entries
+        self.informers: dict[tuple[str, str], Informer] = {}  # (kind, namespace)
+        self.dirty: set[tuple[str, str]] = set()  # (environment, namespace) to reconcile
+        self.stale: set[str] = set(self.environments)  # environments to reload from the registry
+        self.probes: dict[tuple[str, str, str], Probe] = {}
+        self.verify: dict[tuple[str, str, str], Entry] = {}  # Healthy, enabled: probe these
+        self.unverified: set[tuple[str, str, str]] = set()
+        self.last_health: dict[tuple[str, str], str] = {}
+        self.recorded: dict[tuple[str, str], tuple[str, object]] = {}
+        self.holds: dict[str, Hold] = {}
+        self.database_ok = False
+        self.stop = threading.Event()
+
+    # --- what the other threads call --------------------------------------------------------
+
+    def registry_changed(self, environment: str) -> None:
+        with self.lock:
+            self.stale.add(environment)
+        self.wake.set()
+
+    def leadership_changed(self, leading: bool) -> None:
+        """A new leader starts from the registry as stored (the old one wrote without bumps)."""
+        log.info("%s leadership", "acquired" if leading else "lost")
+        if leading:
+            with self.lock:
+                self.stale.update(self.environments)
+            self.wake.set()
+
+    def _namespace_changed(self, namespace: str) -> None:
+        with self.lock:
+            self.dirty.update(
+                (env, namespace) for env, spaces in self.entries.items() if namespace in spaces
+            )
+        self.wake.set()
+
+    def ready(self) -> tuple[bool, str]:
+        """Caches synced and the database reachable (the /readyz answer)."""
+        if not self.database_ok:
+            return False, "database not reachable"
+        waiting = [f"{k} in {ns}" for (k, ns), i in self.informers.items() if not i.synced]
+        if waiting:
+            return False, f"not yet listed: {', '.join(sorted(waiting))}"
+        return True, "ok"
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        self.stop = stop
+        if self.prober is not None:
+            threading.Thread(target=self._probe_loop, name="prober", daemon=True).start()
+        reload_at = time.monotonic() + self.resync
+        while not stop.is_set():
+            self.wake.wait(TICK)
+            self.wake.clear()
+            if stop.is_set():
+                break
+            if time.monotonic() >= reload_at:  # whatever LISTEN or the poll said
+                reload_at = time.monotonic() + self.resync
+                with self.lock:
+                    self.stale.update(self.environments)
+            try:
+                self._cycle()
+                self.database_ok = True
+            except Exception as error:  # noqa: BLE001 (keep state, retry next tick)
+                if self.database_ok:
+                    log.error("reconcile failed, keeping the last known state: %s", error)
+                self.database_ok = False
+                self.conn = None
+                with self.lock:
+                    self.stale.update(self.environments)
+
+    def _cycle(self) -> None:
+        if self.conn is None:
+            self.conn = self.connect()
+        with self.lock:
+            stale, self.stale = self.stale, set()
+        for environment in sorted(stale):
+            self._reload(environment)
+        for environment in self.holds:  # the guard re-checks every tick
+            with self.lock:
+                self.dirty.update((environment, ns) for ns in self.entries.get(environment, ()))
+        with self.lock:
+            dirty, self.dirty = self.dirty, set()
+        if not dirty:
+            return
+        started = time.perf_counter()
+        by_env: dict[str, list[str]] = defaultdict(list)
+        for environment, namespace in dirty:
+            by_env[environment].append(namespace)
+        for environment, namespaces in sorted(by_env.items()):
+            self._reconcile(environment, namespaces)
+        self.telemetry.reconciled(time.perf_counter() - started)
+
+    def _reload(self, environment: str) -> None:
+        by_namespace: dict[str, list[Entry]] = defaultdict(list)
+        for entry in store.list_entries(self.conn, environment=environment):
+            if liveness.enabled(entry.status, entry.deregistered):
+                by_namespace[entry.namespace].append(entry)
+            self.recorded.setdefault(entry.key, (entry.health, _NEVER))
+        with self.lock:
+            self.entries[environment] = dict(by_namespace)
+            self.dirty.update((environment, ns) for ns in by_namespace)
+        for namespace in by_namespace:
+            for kind in KINDS:
+                if (kind, namespace) not in self.informers:
+                    informer = Informer(
+                        self.cluster,
+                        kind,
+                        namespace,
+                        resync=self.resync,
+                        on_change=lambda ns=namespace: self._namespace_changed(ns),
+                        on_restart=lambda k, why: self._restarted(k, why),
+                    )
+                    self.informers[(kind, namespace)] = informer
+                    informer.start(self.stop)
+        self._count(environment)
+
+    def _restarted(self, kind: str, why: str) -> None:
+        log.info("re-listing %s: %s", kind, why)
+        self.telemetry.watch_restart(kind)
+
+    def _count(self, environment: str) -> None:
+        self.telemetry.entries(environment, store.status_counts(self.conn, environment))
+
+    # --- deciding -----------------------------------------------------------------------------
+
+    def _reconcile(self, environment: str, namespaces: list[str]) -> None:
+        moves: list[Move] = []
+        observations: list[Observation] = []
+        now = datetime.now(UTC)
+        observed_all = True
+        for namespace in namespaces:
+            deployments = self.informers.get(("deployments", namespace))
+            services = self.informers.get(("services", namespace))
+            if not (deployments and services and deployments.fresh and services.fresh):
+                observed_all = False  # no decisions on missing information
+                continue
+            for entry in self.entries.get(environment, {}).get(namespace, ()):
+                self._decide(entry, deployments.objects, services.objects, now, moves, observations)
+        if observed_all:
+            self.telemetry.observed(environment)
+        moves = self._guard(environment, moves)
+        if (moves or observations) and self.is_leader():
+            self._write(environment, moves, observations)
+
+    def _decide(self, entry, deployments, services, now, moves, observations) -> None:
+        name = names.service_name(entry.model_name, entry.environment)
+        health = model_health(
+            deployments.get(name),
+            services.get(name),
+            name=name,
+            namespace=entry.namespace,
+            port=names.endpoint_port(entry.endpoint),
+        )
+        key, probe_key = entry.key, (entry.environment, entry.model_name, entry.endpoint)
+        decided, probe_text = True, None
+        if health.healthy and self.prober is not None:
+            with self.lock:
+                if self.last_health.get(key) != HEALTHY:  # (re)verify after each comeback
+                    self.probes.pop(probe_key, None)
+                self.verify[probe_key] = entry
+                probe = self.probes.get(probe_key)
+                if probe is None:
+                    self.unverified.add(probe_key)
+                    self.kick.set()
+            if probe is None or not probe.conclusive:
+                decided = False
+            else:
+                probe_text = probe.reason or liveness.PROBE_OK
+        else:
+            with self.lock:
+                self.verify.pop(probe_key, None)
+        self.last_health[key] = health.status
+        why = liveness.verdict(health.status, health.reason, probe_text)
+        status = "pending" if why else "ready"
+        recorded_health, recorded_probe = self.recorded.get(key, (None, _NEVER))
+        if health.status != recorded_health or (
+            probe_text is not None and probe_text != recorded_probe
+        ):
+            observations.append(
+                Observation(entry.model_name, health.status, now, health.reason, probe_text)
+            )
+        if decided and status != entry.status:
+            moves.append(Move(entry, status, why, health.status))
+
+    def _guard(self, environment: str, moves: list[Move]) -> list[Move]:
+        """Hold a mass unroute until the same observation has lasted ``confirm`` seconds."""
+        unroute = frozenset(m.entry.model_name for m in moves if m.status == "pending")
+        ready = sum(
+            e.status == "ready"
+            for entries in self.entries.get(environment, {}).values()
+            for e in entries
+        )
+        if not (len(unroute) > 1 and 2 * len(unroute) > ready):
+            if self.holds.pop(environment, None) is not None:
+                log.info("%s: mass unroute no longer observed; nothing held", environment)
+            return moves
+        hold = self.holds.get(environment)
+        now = time.monotonic()
+        if hold is None or hold.models != unroute:
+            self.holds[environment] = Hold(unroute, now)
+            log.warning(
+                "%s: holding %d of %d ready entries routable: this looks like a mass unroute "
+                "(%s); they move to pending if it is still observed in %g s",
+                environment,
+                len(unroute),
+                ready,
+                ", ".join(sorted(unroute)),
+                self.confirm,
+            )
+            return [m for m in moves if m.status != "pending"]
+        if now - hold.since < self.confirm:
+            return [m for m in moves if m.status != "pending"]
+        log.warning(
+            "%s: mass unroute confirmed for %g s: moving %d entries to pending",
+            environment,
+            self.confirm,
+            len(unroute),
+        )
+        del self.holds[environment]
+        return moves
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _write(self, environment: str, moves: list[Move], observations: list[Observation]) -> None:
+        wanted = {m.entry.model_name: m for m in moves}
+
+        def make_plan() -> Plan:
+            # Under the environment's lock: only moves whose stored row is still what we
+            # decided from (CI may have disabled or repointed it meanwhile).
+            changes: list[Change] = []
+            for model_name, move in wanted.items():
+                row = store.get_entry(self.conn, environment, model_name)
+                if row is None or not _same_target(row, move.entry):
+                    continue
+                after = row.with_changes(status=move.status, health=move.health)
+                change = change_for(row, after, move.reason)
+                if change is not None:
+                    changes.append(change)
+            return Plan(
+                environment=environment,
+                base_revision=store.revision(self.conn, environment),
+                changes=tuple(changes),
+                observations=tuple(observations),
+                plan_id=f"controller-{uuid.uuid4().hex}",
+            )
+
+        result = apply_current(
+            self.conn,
+            environment,
+            make_plan,
+            actor=ACTOR,
+            lock_timeout=LOCK_TIMEOUT,
+            cache=self.cache,
+            liveness_only=True,
+        )
+        for o in observations:
+            previous = self.recorded.get((environment, o.model_name), (None, _NEVER))[1]
+            self.recorded[(environment, o.model_name)] = (
+                o.health,
+                o.probe if o.probe is not None else previous,
+            )
+        moved = {c.model_name: c.after for c in result.plan.changes}
+        with self.lock:
+            for entries in self.entries.get(environment, {}).values():
+                entries[:] = [moved.get(e.model_name, e) for e in entries]
+        for change in result.plan.changes:
+            old, new = change.before.status, change.after.status
+            self.telemetry.transition(environment, old, new)
+            log.info(
+                "%s/%s: %s -> %s%s",
+                environment,
+                change.model_name,
+                old,
+                new,
+                f" ({change.reason})" if change.reason else "",
+                extra={
+                    "environment": environment,
+                    "model_name": change.model_name,
+                    "from_status": old,
+                    "to_status": new,
+                    "reason": change.reason,
+                },
+            )
+        if result.cache_error:
+            log.warning(
+                "cache invalidation pending (%s); retried with the next write", result.cache_error
+            )
+        if moved:
+            self._count(environment)
+
+    # --- probing ------------------------------------------------------------------------------
+
+    def _probe_loop(self) -> None:
+        next_round = time.monotonic()
+        while not self.stop.is_set():
+            self.kick.wait(max(0.0, next_round - time.monotonic()))
+            self.kick.clear()
+            if self.stop.is_set():
+                return
+            full = time.monotonic() >= next_round
+            with self.lock:
+                keys = list(self.verify) if full else list(self.unverified)
+                self.unverified.clear()
+                targets = [self.verify[k] for k in keys if k in self.verify]
+            if full:
+                next_round = time.monotonic() + self.probe_interval
+            if not targets:
+                continue
+            results = self.prober.probe_all(targets)
+            changed: set[str] = set()
+            for key, probe in results.items():
+                if not probe.ok:
+                    self.telemetry.probe_failure(key[0])
+                with self.lock:
+                    previous = self.probes.get(key)
+                    if key in self.verify:
+                        self.probes[key] = probe
+                if previous != probe:
+                    entry = self.verify.get(key)
+                    if entry is not None:
+                        changed.add(entry.namespace)
+                    if not probe.ok:
+                        log.info("%s/%s: probe: %s", key[0], key[1], probe.reason)
+            for namespace in changed:
+                self._namespace_changed(namespace)
+
+
+def _same_target(row: Entry, seen: Entry) -> bool:
+    return (
+        liveness.enabled(row.status, row.deregistered)
+        and row.status == seen.status
+        and row.endpoint == seen.endpoint
+        and row.namespace == seen.namespace
+    )
