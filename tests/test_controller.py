@@ -1,0 +1,374 @@
+"""`registry controller` as a real subprocess against real PostgreSQL, Redis, the fake
+Kubernetes API server (watches, leases, service proxy) and fake vLLM servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from registry import store
+
+from .conftest import BIN, ROOT, run_cli
+from .kube_fake import deployment
+from .vllm_fake import FakeVLLM
+
+ENV = "production"
+WAIT = 20.0  # seconds any expected state may take to show up (the controller acts in ~1 s)
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float = WAIT) -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+class Controller:
+    """One `registry controller` process; its stderr is collected in a file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log_path = log
+        self.file = log.open("w")
+        self.process = subprocess.Popen(
+            [str(BIN / "registry"), "controller", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.file,
+            cwd=ROOT,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_log(self, text: str, timeout: float = WAIT) -> None:
+        wait_for(
+            f"{text!r} in the controller's log:\n{self.log()}", lambda: text in self.log(), timeout
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(10)
+        self.file.close()
+        return code
+
+
+@pytest.fixture
+def env(database_url: str, redis_url: str, kube) -> dict[str, str]:
+    full = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    return {**full, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+
+
+@pytest.fixture
+def start(env, tmp_path: Path) -> Iterator[Callable[..., Controller]]:
+    started: list[Controller] = []
+
+    def run(*args: str, extra_env: dict[str, str] | None = None) -> Controller:
+        defaults = [
+            "--environment",
+            ENV,
+            "--probe-interval",
+            "1",
+            "--probe-timeout",
+            "1",
+            "--metrics-port",
+            "0",
+            "--mass-unroute-confirm",
+            "0",
+        ]
+        controller = Controller(
+            [*defaults, *args],
+            {**env, **(extra_env or {})},
+            tmp_path / f"controller{len(started)}.log",
+        )
+        started.append(controller)
+        return controller
+
+    yield run
+    for controller in started:
+        if controller.process.poll() is None:
+            controller.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def vllm() -> Iterator[Callable[..., FakeVLLM]]:
+    servers: list[FakeVLLM] = []
+
+    def serve(*models: str) -> FakeVLLM:
+        servers.append(FakeVLLM(models))
+        return servers[-1]
+
+    yield serve
+    for server in servers:
+        server.close()
+
+
+def manifest(tmp_path: Path, *models: str) -> Path:
+    path = tmp_path / f"{ENV}.yaml"
+    lines = [f"    - name: {m}" for m in models]
+    path.write_text(
+        "apiVersion: registry.vllm.ai/v1\nkind: ModelRegistry\n"
+        f"metadata:\n  environment: {ENV}\nspec:\n  models:\n" + "\n".join(lines) + "\n"
+    )
+    return path
+
+
+def deploy(
+    kube, vllm, model: str, namespace: str = "system", serves: str | None = None
+) -> FakeVLLM:
+    """A healthy Deployment and Service for ``model``, its proxy backend a fake vLLM."""
+    kube.add_model(model, ENV, namespace)
+    server = vllm(serves or model)
+    kube.set_backend(f"{model}-{ENV}", namespace, server.url)
+    return server
+
+
+def apply(cli, tmp_path: Path, *models: str) -> None:
+    result = cli("apply", str(manifest(tmp_path, *models)), "--auto-approve")
+    assert result.returncode == 0, result.stderr
+
+
+def status(conn, model: str) -> str:
+    return store.get_entry(conn, ENV, model).status
+
+
+def becomes(conn, model: str, wanted: str, timeout: float = WAIT) -> None:
+    wait_for(f"{model} {wanted}", lambda: status(conn, model) == wanted, timeout)
+
+
+def unhealthy(kube, model: str, namespace: str = "system") -> None:
+    """The deployment lost its replicas (0 of 1 available)."""
+    kube.set_deployment(deployment(f"{model}-{ENV}", namespace, ready=0))
+
+
+def test_finished_rollout_makes_the_entry_ready_and_the_router_answers(
+    cli, conn, kube, vllm, start, tmp_path, database_url, redis_url
+):
+    from registry.cache import Cache
+    from registry.lookup import Resolver
+
+    deploy(kube, vllm, "llama-2-7b")
+    kube.ready_after(f"llama-2-7b-{ENV}", "system", 3600)  # rolling out at apply time
+    apply(cli, tmp_path, "llama-2-7b")
+    assert status(conn, "llama-2-7b") == "pending"
+    controller = start()
+    controller.wait_log("observing deployments in namespace system")
+    assert status(conn, "llama-2-7b") == "pending"
+    kube.add_model("llama-2-7b", ENV)  # the rollout finishes
+    becomes(conn, "llama-2-7b", "ready")
+    with Resolver(database_url, cache=Cache(redis_url)) as resolver:
+        route = resolver.resolve("llama-2-7b", ENV)
+    assert route.endpoint == f"llama-2-7b-{ENV}.system.svc.cluster.local:8000"
+    (audit,) = [r for r in store.history(conn, environment=ENV) if r.actor == "controller"]
+    assert (audit.before["status"], audit.after["status"]) == ("pending", "ready")
+    assert f"{ENV}/llama-2-7b: pending -> ready" in controller.log()
+    assert controller.stop() == 0
+
+
+def test_lost_replicas_unroute_the_entry_and_its_cached_route_disappears(
+    cli, conn, kube, vllm, start, tmp_path, database_url, redis_url
+):
+    import redis
+
+    from registry.cache import Cache
+    from registry.errors import ModelNotReady
+    from registry.lookup import Resolver
+
+    deploy(kube, vllm, "llama-2-7b")
+    deploy(kube, vllm, "mistral-7b")
+    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    key = f"model_registry:{ENV}:llama-2-7b"
+    client = redis.Redis.from_url(redis_url)
+    with Resolver(database_url, cache=Cache(redis_url)) as resolver:
+        resolver.resolve("llama-2-7b", ENV)
+        wait_for("the route cached", lambda: client.exists(key))
+        controller = start()
+        controller.wait_log("observing services in namespace system")
+        unhealthy(kube, "llama-2-7b")
+        becomes(conn, "llama-2-7b", "pending")
+        wait_for("the cached route deleted", lambda: not client.exists(key))
+        with pytest.raises(ModelNotReady):
+            resolver.resolve("llama-2-7b", ENV)
+    assert status(conn, "mistral-7b") == "ready"
+    (audit,) = [r for r in store.history(conn, environment=ENV) if r.actor == "controller"]
+    assert audit.after["reason"] == "0 of 1 updated replicas are available"
+    assert "production/llama-2-7b: ready -> pending (0 of 1 updated replicas" in controller.log()
+
+
+def test_an_event_missed_while_the_watch_dropped_is_corrected_by_the_relist(
+    cli, conn, kube, vllm, start, tmp_path
+):
+    deploy(kube, vllm, "llama-2-7b")
+    deploy(kube, vllm, "mistral-7b")
+    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    controller = start("--no-probe")
+    controller.wait_log("observing services in namespace system")
+    kube.miss_next_event()
+    unhealthy(kube, "llama-2-7b")  # no watch hears of it
+    kube.drop_watches()
+    becomes(conn, "llama-2-7b", "pending")
+    assert "re-listing deployments" in controller.log()
+
+
+def test_the_periodic_resync_corrects_a_missed_event_on_a_live_watch(
+    cli, conn, kube, vllm, start, tmp_path
+):
+    deploy(kube, vllm, "llama-2-7b")
+    deploy(kube, vllm, "mistral-7b")
+    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    controller = start("--no-probe", "--resync", "3")
+    controller.wait_log("observing services in namespace system")
+    kube.miss_next_event()
+    unhealthy(kube, "llama-2-7b")
+    becomes(conn, "llama-2-7b", "pending", timeout=10)
+
+
+def test_a_410_on_resume_relists(cli, conn, kube, vllm, start, tmp_path):
+    deploy(kube, vllm, "llama-2-7b")
+    deploy(kube, vllm, "mistral-7b")
+    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    controller = start("--no-probe")
+    controller.wait_log("observing services in namespace system")
+    kube.miss_next_event()
+    unhealthy(kube, "llama-2-7b")
+    kube.expire_history()
+    kube.drop_watches()  # the resume from the old resourceVersion gets 410
+    becomes(conn, "llama-2-7b", "pending")
+    assert "410" in controller.log()
+
+
+@pytest.mark.parametrize("down", [503, 0], ids=["answers-503", "refuses-connections"])
+def test_the_api_server_down_flips_nothing(cli, conn, kube, vllm, start, tmp_path, down):
+    for model in ("llama-2-7b", "mistral-7b", "gpt-neo"):
+        deploy(kube, vllm, model)
+    apply(cli, tmp_path, "llama-2-7b", "mistral-7b", "gpt-neo")
+    unhealthy(kube, "gpt-neo")
+    controller = start()
+    becomes(conn, "gpt-neo", "pending")
+    kube.go_down(down)
+    controller.wait_log("keeping the last known state")
+    time.sleep(3)  # several reconcile ticks and probe rounds while blind
+    assert [status(conn, m) for m in ("llama-2-7b", "mistral-7b", "gpt-neo")] == [
+        "ready",
+        "ready",
+        "pending",
+    ]
+    kube.come_up()
+    kube.add_model("gpt-neo", ENV)
+    becomes(conn, "gpt-neo", "ready")
+    assert status(conn, "llama-2-7b") == "ready"
+
+
+def test_an_endpoint_serving_another_model_stays_pending_with_the_reason(
+    cli, conn, kube, vllm, start, tmp_path
+):
+    deploy(kube, vllm, "llama-2-7b", serves="llama-3-8b")
+    kube.ready_after(f"llama-2-7b-{ENV}", "system", 3600)
+    apply(cli, tmp_path, "llama-2-7b")
+    controller = start()
+    controller.wait_log("observing services in namespace system")
+    kube.add_model("llama-2-7b", ENV)  # healthy now, but it serves another model
+    controller.wait_log("endpoint serves [llama-3-8b], not llama-2-7b")
+    time.sleep(2)  # two more probe rounds
+    assert status(conn, "llama-2-7b") == "pending"
+    row = conn.execute(
+        "SELECT probe, health FROM model_registry_entries WHERE model_name = 'llama-2-7b'"
+    ).fetchone()
+    assert row == ("endpoint serves [llama-3-8b], not llama-2-7b", "Healthy")
+
+
+def test_a_probe_that_times_out_unroutes_with_the_reason(cli, conn, kube, vllm, start, tmp_path):
+    deploy(kube, vllm, "llama-2-7b")
+    slow = deploy(kube, vllm, "mistral-7b")
+    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    slow.delay = 3
+    controller = start()
+    becomes(conn, "mistral-7b", "pending")
+    assert "mistral-7b: ready -> pending (endpoint did not answer in 1 s)" in controller.log()
+    assert status(conn, "llama-2-7b") == "ready"
+
+
+def test_the_mass_unroute_guard_holds_then_releases(cli, conn, kube, vllm, start, tmp_path):
+    models = ("llama-2-7b", "mistral-7b", "gpt-neo")
+    for model in models:
+        deploy(kube, vllm, model)
+    apply(cli, tmp_path, *models)
+    controller = start("--no-probe", "--mass-unroute-confirm", "5")
+    controller.wait_log("observing services in namespace system")
+    for model in models[:2]:
+        unhealthy(kube, model)
+    controller.wait_log("holding 2 of 3 ready entries routable")
+    assert [status(conn, m) for m in models] == ["ready", "ready", "ready"]
+    controller.wait_log("mass unroute confirmed")
+    becomes(conn, "mistral-7b", "pending")
+    assert [status(conn, m) for m in models] == ["pending", "pending", "ready"]
+
+
+def test_a_disabled_entry_is_never_touched(cli, conn, kube, vllm, start, tmp_path):
+    deploy(kube, vllm, "llama-2-7b")
+    deploy(kube, vllm, "mistral-7b")
+    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    assert cli("disable", "-m", "llama-2-7b", "-e", ENV).returncode == 0
+    controller = start()
+    unhealthy(kube, "llama-2-7b")
+    unhealthy(kube, "mistral-7b")
+    becomes(conn, "mistral-7b", "pending")
+    assert status(conn, "llama-2-7b") == "disabled"
+    assert "llama-2-7b" not in controller.log()
+
+
+def test_registry_changes_are_picked_up(cli, conn, kube, vllm, start, tmp_path, database_url):
+    deploy(kube, vllm, "llama-2-7b")
+    apply(cli, tmp_path, "llama-2-7b")
+    controller = start(extra_env={"REGISTRY_LISTEN_URL": database_url})
+    controller.wait_log("observing services in namespace system")
+    deploy(kube, vllm, "gpt-neo", namespace="inference")
+    kube.ready_after(f"gpt-neo-{ENV}", "inference", 3600)
+    result = cli(
+        "register", "-m", "gpt-neo", "-e", ENV, "--namespace", "inference", "--no-verify-health"
+    )
+    assert result.returncode == 0, result.stderr
+    becomes(conn, "gpt-neo", "pending")  # a new entry in a new namespace, not yet healthy
+    assert "observing deployments in namespace inference" in controller.log()
+
+
+def test_sigterm_exits_zero(cli, kube, vllm, start, tmp_path):
+    deploy(kube, vllm, "llama-2-7b")
+    apply(cli, tmp_path, "llama-2-7b")
+    controller = start()
+    controller.wait_log("observing services in namespace system")
+    began = time.monotonic()
+    assert controller.stop() == 0
+    assert time.monotonic() - began < 5
+
+
+def test_user_mistakes_are_one_line_errors(cli, kube):
+    for args, message in (
+        ((), "no environment to reconcile"),
+        (("-e", "Prod"), "error:"),
+        (("-e", ENV, "--resync", "0"), "--resync must be more than 0 seconds"),
+        (("-e", ENV, "--probe-timeout", "-1"), "--probe-timeout must be"),
+        (("-e", ENV, "--metrics-port", "70000"), "--metrics-port must be 0..65535"),
+    ):
+        result = cli("controller", *args)
+        assert result.returncode == 1, args
+        assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_no_cluster_is_an_error(cli, tmp_path):
+    result = run_cli(
+        "controller", "-e", ENV, env={"KUBECONFIG": str(tmp_path / "none"), "HOME": str(tmp_path)}
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: the controller needs a cluster")
