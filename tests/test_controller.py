@@ -51,9 +51,12 @@ class Controller:
         return self.log_path.read_text()
 
     def wait_log(self, text: str, timeout: float = WAIT) -> None:
-        wait_for(
-            f"{text!r} in the controller's log:\n{self.log()}", lambda: text in self.log(), timeout
-        )
+        def seen() -> bool:
+            if self.process.poll() is not None and text not in self.log():
+                raise AssertionError(f"the controller exited; its log:\n{self.log()}")
+            return text in self.log()
+
+        wait_for(f"{text!r} in the controller's log:\n{self.log()}", seen, timeout)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.process.poll() is None:
@@ -73,7 +76,7 @@ def env(database_url: str, redis_url: str, kube) -> dict[str, str]:
 def start(env, tmp_path: Path) -> Iterator[Callable[..., Controller]]:
     started: list[Controller] = []
 
-    def run(*args: str, extra_env: dict[str, str] | None = None) -> Controller:
+    def run(*args: str, extra_env: dict[str, str] | None = None, leader: bool = False):
         defaults = [
             "--environment",
             ENV,
@@ -85,6 +88,7 @@ def start(env, tmp_path: Path) -> Iterator[Callable[..., Controller]]:
             "0",
             "--mass-unroute-confirm",
             "0",
+            *([] if leader else ["--no-leader-election"]),
         ]
         controller = Controller(
             [*defaults, *args],
@@ -171,7 +175,7 @@ def test_finished_rollout_makes_the_entry_ready_and_the_router_answers(
     assert route.endpoint == f"llama-2-7b-{ENV}.system.svc.cluster.local:8000"
     (audit,) = [r for r in store.history(conn, environment=ENV) if r.actor == "controller"]
     assert (audit.before["status"], audit.after["status"]) == ("pending", "ready")
-    assert f"{ENV}/llama-2-7b: pending -> ready" in controller.log()
+    controller.wait_log(f"{ENV}/llama-2-7b: pending -> ready")
     assert controller.stop() == 0
 
 
@@ -202,7 +206,7 @@ def test_lost_replicas_unroute_the_entry_and_its_cached_route_disappears(
     assert status(conn, "mistral-7b") == "ready"
     (audit,) = [r for r in store.history(conn, environment=ENV) if r.actor == "controller"]
     assert audit.after["reason"] == "0 of 1 updated replicas are available"
-    assert "production/llama-2-7b: ready -> pending (0 of 1 updated replicas" in controller.log()
+    controller.wait_log("production/llama-2-7b: ready -> pending (0 of 1 updated replicas")
 
 
 def test_an_event_missed_while_the_watch_dropped_is_corrected_by_the_relist(
@@ -233,18 +237,32 @@ def test_the_periodic_resync_corrects_a_missed_event_on_a_live_watch(
     becomes(conn, "llama-2-7b", "pending", timeout=10)
 
 
-def test_a_410_on_resume_relists(cli, conn, kube, vllm, start, tmp_path):
-    deploy(kube, vllm, "llama-2-7b")
-    deploy(kube, vllm, "mistral-7b")
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
-    controller = start("--no-probe")
-    controller.wait_log("observing services in namespace system")
-    kube.miss_next_event()
-    unhealthy(kube, "llama-2-7b")
+def test_an_informer_resuming_from_an_expired_resource_version_gets_gone(kube):
+    """A 410 on resume is the informer's cue to list again (run() does so on Gone)."""
+    import threading
+
+    from reconciler import observe
+    from reconciler.controller.informer import Gone, Informer
+
+    kube.add_model("llama-2-7b", ENV)
+    changes, restarts = [], []
+    informer = Informer(
+        observe.connect(),
+        "deployments",
+        "system",
+        resync=60,
+        on_change=lambda: changes.append(1),
+        on_restart=lambda kind, why: restarts.append(why),
+    )
+    informer.stop = threading.Event()
+    informer._list()
+    assert informer.synced and informer.fresh and f"llama-2-7b-{ENV}" in informer.objects
+    kube.add_model("mistral-7b", ENV)
+    assert informer._watch(time.monotonic() + 2) is False  # ran to its end, nothing to re-list
+    assert f"mistral-7b-{ENV}" in informer.objects
     kube.expire_history()
-    kube.drop_watches()  # the resume from the old resourceVersion gets 410
-    becomes(conn, "llama-2-7b", "pending")
-    assert "410" in controller.log()
+    with pytest.raises(Gone):
+        informer._watch(time.monotonic() + 5)
 
 
 @pytest.mark.parametrize("down", [503, 0], ids=["answers-503", "refuses-connections"])
@@ -294,7 +312,7 @@ def test_a_probe_that_times_out_unroutes_with_the_reason(cli, conn, kube, vllm, 
     slow.delay = 3
     controller = start()
     becomes(conn, "mistral-7b", "pending")
-    assert "mistral-7b: ready -> pending (endpoint did not answer in 1 s)" in controller.log()
+    controller.wait_log("mistral-7b: ready -> pending (endpoint did not answer in 1 s)")
     assert status(conn, "llama-2-7b") == "ready"
 
 

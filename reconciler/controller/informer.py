@@ -91,6 +91,7 @@ class Informer:
         self.synced = False  # listed at least once
         self.fresh = False  # the last list or watch worked: the objects are current
         self.resource_version = ""
+        self.outages = 0  # times it lost sight of the API server
         self.thread = threading.Thread(
             target=self.run, name=f"informer-{kind}-{namespace}", daemon=True
         )
@@ -128,6 +129,7 @@ class Informer:
                 _describe(error),
             )
         self.fresh = False
+        self.outages += 1
         self.on_restart(self.kind, _describe(error))
 
     def _list(self) -> None:

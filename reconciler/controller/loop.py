@@ -104,6 +104,7 @@ class Loop:
         self.last_health: dict[tuple[str, str], str] = {}
         self.recorded: dict[tuple[str, str], tuple[str, object]] = {}
         self.holds: dict[str, Hold] = {}
+        self.outages: dict[str, int] = {}  # namespace -> its informers' outages seen
         self.database_ok = False
         self.stop = threading.Event()
 
@@ -231,6 +232,13 @@ class Loop:
             if not (deployments and services and deployments.fresh and services.fresh):
                 observed_all = False  # no decisions on missing information
                 continue
+            outages = deployments.outages + services.outages
+            if self.outages.setdefault(namespace, outages) != outages:
+                # Probes through the proxy failed with the API server: verify again.
+                self.outages[namespace] = outages
+                with self.lock:
+                    for entry in self.entries.get(environment, {}).get(namespace, ()):
+                        self.probes.pop((environment, entry.model_name, entry.endpoint), None)
             for entry in self.entries.get(environment, {}).get(namespace, ()):
                 self._decide(entry, deployments.objects, services.objects, now, moves, observations)
         if observed_all:

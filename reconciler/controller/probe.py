@@ -74,7 +74,7 @@ class Prober:
         try:
             status, body = self._get(entry)
         except Exception as error:  # noqa: BLE001 (every failure is a verdict)
-            return Probe(self._failure(error))
+            return self._failure(error)
         if status in (401, 403):
             how = "set VLLM_API_KEY" if self.via == "direct" else "use --probe-via direct"
             return Probe(f"endpoint refused the probe ({status}); {how}", conclusive=False)
@@ -101,15 +101,24 @@ class Prober:
         except ApiException as error:
             return error.status, error.body or b""
 
-    def _failure(self, error: Exception) -> str:
-        from urllib3.exceptions import MaxRetryError, NewConnectionError, TimeoutError
+    def _failure(self, error: Exception) -> Probe:
+        from urllib3.exceptions import (
+            ConnectTimeoutError,
+            MaxRetryError,
+            NewConnectionError,
+            ReadTimeoutError,
+        )
 
         cause = error.reason if isinstance(error, MaxRetryError) else error
-        if isinstance(cause, TimeoutError):
-            return f"endpoint did not answer in {self.timeout:g} s"
+        if isinstance(cause, ReadTimeoutError):
+            return Probe(f"endpoint did not answer in {self.timeout:g} s")
+        # Through the proxy, not reaching the API server says nothing about the endpoint.
+        conclusive = self.via == "direct"
+        if isinstance(cause, ConnectTimeoutError):
+            return Probe(f"endpoint did not accept a connection in {self.timeout:g} s", conclusive)
         if isinstance(cause, NewConnectionError):
-            return "endpoint refused the connection"
-        return f"endpoint could not be reached ({type(cause).__name__})"
+            return Probe("endpoint refused the connection", conclusive)
+        return Probe(f"endpoint could not be reached ({type(cause).__name__})", conclusive)
 
 
 def served(body: bytes, model_name: str) -> str | None:
