@@ -390,3 +390,55 @@ def test_no_cluster_is_an_error(cli, tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.startswith("error: the controller needs a cluster")
+
+
+def test_a_saved_plan_stays_valid_across_controller_transitions(
+    cli, conn, kube, vllm, start, tmp_path
+):
+    for model in ("llama-2-7b", "mistral-7b", "gpt-neo"):
+        deploy(kube, vllm, model)
+    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    saved = tmp_path / "plan.json"
+    planned = cli(
+        "plan", str(manifest(tmp_path, "llama-2-7b", "mistral-7b", "gpt-neo")), "--out", str(saved)
+    )
+    assert planned.returncode == 0, planned.stderr
+    controller = start("--no-probe")
+    unhealthy(kube, "mistral-7b")
+    becomes(conn, "mistral-7b", "pending")
+    assert controller.stop() == 0
+    assert store.revision(conn, ENV) == 1  # liveness is not desired state
+    applied = cli("apply", str(saved))
+    assert applied.returncode == 0, applied.stderr
+    assert status(conn, "gpt-neo") == "ready" and status(conn, "mistral-7b") == "pending"
+    assert store.revision(conn, ENV) == 2
+
+
+def test_a_saved_plan_never_routes_an_entry_the_controller_saw_fail(
+    cli, conn, kube, vllm, start, tmp_path
+):
+    server = deploy(kube, vllm, "llama-2-7b")
+    kube.ready_after(f"llama-2-7b-{ENV}", "system", 3600)
+    apply(cli, tmp_path, "llama-2-7b")
+    kube.add_model("llama-2-7b", ENV)  # healthy when the plan is made ...
+    saved = tmp_path / "plan.json"
+    planned = cli("plan", str(manifest(tmp_path, "llama-2-7b")), "--out", str(saved))
+    assert planned.returncode == 0, planned.stderr
+    assert 'status = "pending" -> "ready"' in planned.stdout
+    server.models = ["llama-3-8b"]  # ... but the controller then finds it serving another
+    controller = start()
+    controller.wait_log("endpoint serves [llama-3-8b], not llama-2-7b")
+    wait_for(
+        "the probe recorded",
+        lambda: conn.execute(
+            "SELECT probe FROM model_registry_entries WHERE model_name = 'llama-2-7b'"
+        ).fetchone()[0],
+    )
+    assert controller.stop() == 0
+    applied = cli("apply", str(saved))
+    assert applied.returncode == 0, applied.stderr
+    assert status(conn, "llama-2-7b") == "pending"
+    reason = conn.execute(
+        "SELECT status_reason FROM model_registry_entries WHERE model_name = 'llama-2-7b'"
+    ).fetchone()[0]
+    assert reason == "endpoint serves [llama-3-8b], not llama-2-7b"
