@@ -521,6 +521,8 @@ class FakeKube:
                 if fake.delay:
                     time.sleep(fake.delay)
                 body = self._body()
+                if fake.down_status == 0:  # a connection kept alive from before going down
+                    return self._reset()
                 if fake.down_status:
                     message = "the server is currently unable to handle the request"
                     down = _failure(fake.down_status, "ServiceUnavailable", message)
