@@ -251,3 +251,26 @@ def test_defaults_for_namespace_and_identity(tmp_path):
     first, second = default_identity(), default_identity()
     assert first != second
     assert first.split("_")[:2] == second.split("_")[:2]  # hostname_pid_random
+
+
+def test_a_lease_refused_by_rbac_is_logged_with_what_to_grant(kube, replicas, caplog):
+    kube.fail(403, times=1000, kind="leases")
+    a = replicas("a")
+
+    with caplog.at_level("WARNING", logger="reconciler.controller.leader"):
+        assert not a.elector.try_acquire_or_renew()
+        assert not a.elector.try_acquire_or_renew()
+
+    (logged,) = caplog.messages  # said once, not once per retry
+    assert logged.startswith(f"lease {NAMESPACE}/{NAME}: the API server refused (403: leases is ")
+    assert 'cannot get resource "leases" in API group "coordination.k8s.io"' in logged
+    assert "grant the controller's service account get, create and update on leases" in logged
+    assert kube.lease(NAME, NAMESPACE) is None
+
+
+def test_a_lease_request_that_fails_once_is_retried_by_the_next_attempt(kube, replicas):
+    kube.fail(500, times=1, kind="leases")
+    a = replicas("a").start()
+
+    wait_for(a.elector.is_leader)
+    assert kube.requests_by_kind()["list"] == 0  # lease failures never touch the lists

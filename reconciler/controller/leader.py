@@ -121,7 +121,7 @@ class LeaderElector:
         name: str = DEFAULT_NAME,
         namespace: str = DEFAULT_NAMESPACE,
         identity: str,
-        timings: Timings = Timings(),  # noqa: B008 (frozen: one shared default is fine)
+        timings: Timings = Timings(),
         on_started_leading: Callable[[], None] | None = None,
         on_stopped_leading: Callable[[], None] | None = None,
         release_on_cancel: bool = True,

@@ -134,7 +134,7 @@ class MetricsServer:
         metrics: Metrics,
         readiness: Readiness,
         *,
-        host: str = "0.0.0.0",  # noqa: S104 (Prometheus and the kubelet reach it on the pod IP)
+        host: str = "0.0.0.0",  # all interfaces: Prometheus and the kubelet use the pod IP
         port: int = DEFAULT_PORT,
     ) -> None:
         self.metrics, self.readiness = metrics, readiness
