@@ -284,7 +284,10 @@ class FakeKube:
     def fail(
         self, status: int, times: int = 1, kind: str | None = None, retry_after: int | None = None
     ) -> None:
-        """Answer the next ``times`` matching list requests with ``status`` (0: reset)."""
+        """Answer the next ``times`` matching requests with ``status`` (0: reset).
+
+        ``kind``: "deployments" or "services" (lists; None: either), or "leases".
+        """
         with self.lock:
             self.failures.append(Failure(status, times, kind, retry_after))
 
@@ -310,9 +313,9 @@ class FakeKube:
     def go_down(self, status: int = 503) -> None:
         """The API server is down: every request answers ``status`` (0: connections are
         refused, nothing listens on the port). Open watches are dropped."""
-        self.drop_watches()
         with self.lock:
-            self.down_status = status
+            self.down_status = status  # first: a watch re-opened after the drop is refused
+        self.drop_watches()
         if status == 0:
             self.server.shutdown()
             self.server.server_close()
@@ -365,9 +368,8 @@ class FakeKube:
         with self.lock:
             self.requests.append((kind, namespace))
             self.kinds["list"] += 1
-            failure = next((f for f in self.failures if f.times and f.kind in (None, kind)), None)
+            failure = self._take_failure(kind)
             if failure:
-                failure.times -= 1
                 headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
                 return failure.status, _status(failure.status, kind, namespace), headers
             items = [obj for (ns, _), obj in sorted(self.objects[kind].items()) if ns == namespace]
@@ -380,6 +382,17 @@ class FakeKube:
             "items": items,
         }
         return 200, body, {}
+
+    def _take_failure(self, kind: str) -> Failure | None:
+        """The next planned failure for a request of ``kind``, used up by one.
+
+        Failures for any kind (None) apply to lists only; leases fail when named.
+        """
+        kinds = (None, kind) if kind in LIST_KINDS else (kind,)
+        failure = next((f for f in self.failures if f.times and f.kind in kinds), None)
+        if failure:
+            failure.times -= 1
+        return failure
 
     def _open_watch(
         self, kind: str, namespace: str, resource_version: str | None
@@ -428,6 +441,10 @@ class FakeKube:
         """Create (POST), read (GET) or update (PUT, optimistic on resourceVersion) a Lease."""
         with self.lock:
             self.kinds["lease"] += 1
+            failure = self._take_failure("leases")
+            if failure:
+                verb = {"GET": "get", "POST": "create", "PUT": "update"}[method]
+                return failure.status, _status(failure.status, "leases", namespace, verb)
             if method == "POST":
                 name = (body.get("metadata") or {}).get("name")
                 if not name:
@@ -521,6 +538,8 @@ class FakeKube:
                 if fake.delay:
                     time.sleep(fake.delay)
                 body = self._body()
+                if fake.down_status == 0:  # a connection kept alive from before going down
+                    return self._reset()
                 if fake.down_status:
                     message = "the server is currently unable to handle the request"
                     down = _failure(fake.down_status, "ServiceUnavailable", message)
@@ -533,7 +552,8 @@ class FakeKube:
                 if lease and (method == "POST") == (lease.group(2) is None):
                     if method != "GET" and fake.on_lease_write:
                         fake.on_lease_write(method, body)
-                    return self._send(*fake._lease(method, lease.group(1), lease.group(2), body))
+                    status, answer = fake._lease(method, lease.group(1), lease.group(2), body)
+                    return self._reset() if status == 0 else self._send(status, answer)
                 if method != "GET":
                     return self._send(405, _failure(405, "MethodNotAllowed", method))
                 for kind, pattern in ROUTES.items():
@@ -726,14 +746,15 @@ def _failure(code: int, reason: str, message: str) -> dict[str, Any]:
     }
 
 
-def _status(code: int, kind: str, namespace: str) -> dict[str, Any]:
-    """A v1 Status body for a refused list, worded like the API server's."""
+def _status(code: int, kind: str, namespace: str, verb: str = "list") -> dict[str, Any]:
+    """A v1 Status body for a refused request, worded like the API server's."""
+    group = {"deployments": "apps", "leases": "coordination.k8s.io"}.get(kind, "")
     messages = {
         401: ("Unauthorized", "Unauthorized"),
         403: (
             "Forbidden",
-            f'{kind} is forbidden: User "system:serviceaccount:ci:registry" cannot list '
-            f'resource "{kind}" in API group "{"apps" if kind == "deployments" else ""}" '
+            f'{kind} is forbidden: User "system:serviceaccount:ci:registry" cannot {verb} '
+            f'resource "{kind}" in API group "{group}" '
             f'in the namespace "{namespace}"',
         ),
         404: ("NotFound", f"the server could not find the requested resource {kind}"),

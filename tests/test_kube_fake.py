@@ -453,3 +453,21 @@ def test_fake_vllm_can_answer_too_slowly(vllm: FakeVLLM):
 
     with pytest.raises(TimeoutError):
         direct(vllm, timeout=0.2)
+
+
+def test_the_kubernetes_client_watch_raises_410_on_expired_history(kube: FakeKube):
+    from kubernetes import client, watch
+    from kubernetes.client.exceptions import ApiException
+
+    apps = client.AppsV1Api(api())
+    version = apps.list_namespaced_deployment("system").metadata.resource_version
+    kube.expire_history()
+
+    with pytest.raises(ApiException) as gone:
+        for _ in watch.Watch().stream(
+            apps.list_namespaced_deployment, "system", resource_version=version, timeout_seconds=2
+        ):
+            pass
+
+    assert gone.value.status == 410
+    assert "Expired: too old resource version" in gone.value.reason
