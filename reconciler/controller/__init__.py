@@ -16,16 +16,14 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
-import uuid
 from dataclasses import dataclass
 
 from registry.errors import RegistryError
 
 DEFAULT_LEASE_NAME = "vllm-model-registry-controller"
-POD_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+RELEASE_WAIT = 3.0  # seconds SIGTERM waits for the lease release (exit within 5 s)
 
 
 class ControllerError(RegistryError):
@@ -57,11 +55,13 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
 
     from .. import observe
     from .changes import RegistryChanges
+    from .leader import LeaderElector, default_identity, default_namespace
     from .loop import Loop
+    from .metrics import Metrics, MetricsServer
     from .probe import Prober
 
     configure_logging(settings.log_format)
-    log = logging.getLogger("registry.controller")
+    log = logging.getLogger(__name__)
     stop = stop or threading.Event()
     cluster = observe.connect(settings.kube_context)
     if cluster is None:
@@ -83,7 +83,8 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
             timeout=settings.probe_timeout,
             api_key=os.environ.get("VLLM_API_KEY"),
         )
-    leader = _elector(settings, cluster)
+    metrics = Metrics()
+    elector = None
     loop = Loop(
         settings.environments,
         connect=lambda: db.connect(target, prepare_schema=False),
@@ -93,10 +94,21 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
         probe_interval=settings.probe_interval,
         resync=settings.resync,
         mass_unroute_confirm=settings.mass_unroute_confirm,
-        is_leader=leader.is_leader if leader else lambda: True,
+        is_leader=lambda: elector is None or elector.is_leader(),
+        metrics=metrics,
     )
-    if leader is not None:
-        leader.on_change = loop.leadership_changed
+    if settings.leader_election:
+        elector = LeaderElector(
+            cluster.api,
+            name=settings.lease_name,
+            namespace=settings.lease_namespace or default_namespace(),
+            identity=default_identity(),
+            on_started_leading=lambda: loop.leadership_changed(True),
+            on_stopped_leading=lambda: loop.leadership_changed(False),
+        )
+    else:
+        metrics.leader(True)
+    server = MetricsServer(metrics, loop.ready, port=settings.metrics_port).start()
     changes = RegistryChanges(
         settings.environments,
         target=target,
@@ -106,41 +118,28 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
     log.info(
-        "controller for %s (cluster %s, probes %s, leader election %s)",
+        "controller for %s (cluster %s, probes %s, %s); metrics on port %d",
         ", ".join(settings.environments),
         cluster.name,
         f"via {via} every {settings.probe_interval:g} s" if prober else "off",
-        "on" if leader else "off",
+        f"lease {elector.namespace}/{elector.name}" if elector else "no leader election",
+        server.port,
     )
     changes.start(stop)
-    if leader is not None:
-        threading.Thread(target=leader.run, args=(stop,), name="leader", daemon=True).start()
+    leading = None
+    if elector is not None:
+        leading = threading.Thread(target=elector.run, args=(stop,), name="leader", daemon=True)
+        leading.start()
     try:
         loop.run(stop)
     finally:
-        if leader is not None:
-            leader.release()
+        stop.set()
+        if leading is not None:
+            leading.join(RELEASE_WAIT)  # run() releases the lease as it returns
         if prober is not None:
             prober.close()
+        server.close()
         log.info("controller stopped")
-
-
-def _elector(settings: Settings, cluster):
-    if not settings.leader_election:
-        return None
-    from .leader import LeaderElector
-
-    namespace = settings.lease_namespace or _pod_namespace() or "system"
-    identity = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    return LeaderElector(cluster.api, settings.lease_name, namespace, identity)
-
-
-def _pod_namespace() -> str | None:
-    try:
-        with open(POD_NAMESPACE_FILE, encoding="utf-8") as file:
-            return file.read().strip() or None
-    except OSError:
-        return None
 
 
 class _JsonFormatter(logging.Formatter):
@@ -162,7 +161,7 @@ def configure_logging(log_format: str) -> None:
         handler.setFormatter(_JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    root = logging.getLogger("registry")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    root.propagate = False
+    logger = logging.getLogger("reconciler")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

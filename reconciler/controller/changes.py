@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from registry import db, store
 
-log = logging.getLogger("registry.controller")
+log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 1.0
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from reconciler import observe
 
-log = logging.getLogger("registry.controller")
+log = logging.getLogger(__name__)
 
 KINDS = ("deployments", "services")
 MAX_BACKOFF = 10.0  # seconds between attempts while the API server fails

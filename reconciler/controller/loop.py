@@ -28,25 +28,16 @@ from ..apply import apply_current
 from ..health import HEALTHY, model_health
 from ..plan import Change, Observation, Plan, change_for
 from .informer import KINDS, Informer
+from .metrics import Metrics
 from .probe import Probe, Prober
 
-log = logging.getLogger("registry.controller")
+log = logging.getLogger(__name__)
 
 ACTOR = "controller"
 TICK = 1.0  # seconds between looks at held transitions and registry reloads
 LOCK_TIMEOUT = 10.0
+BATCH = 0.1  # seconds to let a burst of events arrive before deciding
 _NEVER = object()  # a probe verdict never recorded
-
-
-class Telemetry:
-    """What the loop reports; the metrics module implements it (this one counts nothing)."""
-
-    def transition(self, environment: str, old: str, new: str) -> None: ...
-    def probe_failure(self, environment: str) -> None: ...
-    def watch_restart(self, kind: str) -> None: ...
-    def reconciled(self, seconds: float) -> None: ...
-    def observed(self, environment: str) -> None: ...
-    def entries(self, environment: str, counts: dict[str, int]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -78,7 +69,7 @@ class Loop:
         resync: float,
         mass_unroute_confirm: float,
         is_leader: Callable[[], bool],
-        telemetry: Telemetry | None = None,
+        metrics: Metrics,
     ) -> None:
         self.environments = list(environments)
         self.connect = connect
@@ -89,7 +80,7 @@ class Loop:
         self.resync = resync
         self.confirm = mass_unroute_confirm
         self.is_leader = is_leader
-        self.telemetry = telemetry or Telemetry()
+        self.metrics = metrics
         self.conn = None
         self.lock = threading.Lock()
         self.wake = threading.Event()
@@ -104,6 +95,7 @@ class Loop:
         self.last_health: dict[tuple[str, str], str] = {}
         self.recorded: dict[tuple[str, str], tuple[str, object]] = {}
         self.holds: dict[str, Hold] = {}
+        self.unrouted: dict[str, dict[str, float]] = {}  # env -> model -> when we unrouted it
         self.outages: dict[str, int] = {}  # namespace -> its informers' outages seen
         self.database_ok = False
         self.stop = threading.Event()
@@ -117,7 +109,7 @@ class Loop:
 
     def leadership_changed(self, leading: bool) -> None:
         """A new leader starts from the registry as stored (the old one wrote without bumps)."""
-        log.info("%s leadership", "acquired" if leading else "lost")
+        self.metrics.leader(leading)
         if leading:
             with self.lock:
                 self.stale.update(self.environments)
@@ -146,8 +138,10 @@ class Loop:
         if self.prober is not None:
             threading.Thread(target=self._probe_loop, name="prober", daemon=True).start()
         reload_at = time.monotonic() + self.resync
+        failure = None
         while not stop.is_set():
-            self.wake.wait(TICK)
+            if self.wake.wait(TICK):
+                stop.wait(BATCH)  # events come in bursts (a node, a rollout): decide once
             self.wake.clear()
             if stop.is_set():
                 break
@@ -157,10 +151,11 @@ class Loop:
                     self.stale.update(self.environments)
             try:
                 self._cycle()
-                self.database_ok = True
+                self.database_ok, failure = True, None
             except Exception as error:  # noqa: BLE001 (keep state, retry next tick)
-                if self.database_ok:
+                if str(error) != failure:  # once per cause, not once a second
                     log.error("reconcile failed, keeping the last known state: %s", error)
+                    failure = str(error)
                 self.database_ok = False
                 self.conn = None
                 with self.lock:
@@ -180,13 +175,12 @@ class Loop:
             dirty, self.dirty = self.dirty, set()
         if not dirty:
             return
-        started = time.perf_counter()
         by_env: dict[str, list[str]] = defaultdict(list)
         for environment, namespace in dirty:
             by_env[environment].append(namespace)
-        for environment, namespaces in sorted(by_env.items()):
-            self._reconcile(environment, namespaces)
-        self.telemetry.reconciled(time.perf_counter() - started)
+        with self.metrics.reconciling():
+            for environment, namespaces in sorted(by_env.items()):
+                self._reconcile(environment, namespaces)
 
     def _reload(self, environment: str) -> None:
         by_namespace: dict[str, list[Entry]] = defaultdict(list)
@@ -214,10 +208,10 @@ class Loop:
 
     def _restarted(self, kind: str, why: str) -> None:
         log.info("re-listing %s: %s", kind, why)
-        self.telemetry.watch_restart(kind)
+        self.metrics.watch_restarted(kind)
 
     def _count(self, environment: str) -> None:
-        self.telemetry.entries(environment, store.status_counts(self.conn, environment))
+        self.metrics.entries(environment, store.status_counts(self.conn, environment))
 
     # --- deciding -----------------------------------------------------------------------------
 
@@ -242,7 +236,7 @@ class Loop:
             for entry in self.entries.get(environment, {}).get(namespace, ()):
                 self._decide(entry, deployments.objects, services.objects, now, moves, observations)
         if observed_all:
-            self.telemetry.observed(environment)
+            self.metrics.observed(environment)
         moves = self._guard(environment, moves)
         if (moves or observations) and self.is_leader():
             self._write(environment, moves, observations)
@@ -288,28 +282,37 @@ class Loop:
             moves.append(Move(entry, status, why, health.status))
 
     def _guard(self, environment: str, moves: list[Move]) -> list[Move]:
-        """Hold a mass unroute until the same observation has lasted ``confirm`` seconds."""
+        """Hold a mass unroute until the same observation has lasted ``confirm`` seconds.
+
+        Entries this controller unrouted within the last ``confirm`` seconds count too,
+        so an outage seen one event at a time is still seen as one outage.
+        """
+        now = time.monotonic()
+        recent = self.unrouted.setdefault(environment, {})
+        for model, at in list(recent.items()):
+            if now - at >= self.confirm:
+                del recent[model]
         unroute = frozenset(m.entry.model_name for m in moves if m.status == "pending")
         ready = sum(
             e.status == "ready"
             for entries in self.entries.get(environment, {}).values()
             for e in entries
         )
-        if not (len(unroute) > 1 and 2 * len(unroute) > ready):
+        going, base = len(unroute | recent.keys()), ready + len(recent.keys() - unroute)
+        if not (unroute and going > 1 and 2 * going > base):
             if self.holds.pop(environment, None) is not None:
                 log.info("%s: mass unroute no longer observed; nothing held", environment)
             return moves
         hold = self.holds.get(environment)
-        now = time.monotonic()
         if hold is None or hold.models != unroute:
             self.holds[environment] = Hold(unroute, now)
             log.warning(
                 "%s: holding %d of %d ready entries routable: this looks like a mass unroute "
                 "(%s); they move to pending if it is still observed in %g s",
                 environment,
-                len(unroute),
-                ready,
-                ", ".join(sorted(unroute)),
+                going,
+                base,
+                ", ".join(sorted(unroute | recent.keys())),
                 self.confirm,
             )
             return [m for m in moves if m.status != "pending"]
@@ -370,7 +373,9 @@ class Loop:
                 entries[:] = [moved.get(e.model_name, e) for e in entries]
         for change in result.plan.changes:
             old, new = change.before.status, change.after.status
-            self.telemetry.transition(environment, old, new)
+            if new == "pending":
+                self.unrouted.setdefault(environment, {})[change.model_name] = time.monotonic()
+            self.metrics.transition(environment, old, new)
             log.info(
                 "%s/%s: %s -> %s%s",
                 environment,
@@ -415,7 +420,7 @@ class Loop:
             changed: set[str] = set()
             for key, probe in results.items():
                 if not probe.ok:
-                    self.telemetry.probe_failure(key[0])
+                    self.metrics.probe_failed(key[0])
                 with self.lock:
                     previous = self.probes.get(key)
                     if key in self.verify:
