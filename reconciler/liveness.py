@@ -9,9 +9,10 @@ from the Kubernetes health and the ``GET /v1/models`` probe verdict.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from registry.entry import Entry
 from registry.store import Liveness
 
 from .health import HEALTHY, UNKNOWN
@@ -67,3 +68,26 @@ def gate(plan: Plan, recorded: Mapping[str, Liveness]) -> Plan:
 
 def _newer(observed: datetime, recorded: datetime | None) -> bool:
     return recorded is None or observed >= recorded
+
+
+@dataclass(frozen=True)
+class Check:
+    """One entry as the registry has it beside what the cluster says now."""
+
+    entry: Entry
+    health: str  # live Kubernetes health
+    probe: str | None  # 'ok', why not, or None when not probed (or inconclusive)
+    expected: str  # the status the cluster calls for (a disabled entry: its own)
+    reason: str | None  # why it should be pending
+
+    @property
+    def agrees(self) -> bool:
+        return self.expected == self.entry.status
+
+
+def check(entry: Entry, health: str, health_reason: str | None, probe: str | None) -> Check:
+    """Compare ``entry``'s registry status with its live health and probe verdict."""
+    if not enabled(entry.status, entry.deregistered):
+        return Check(entry, health, probe, entry.status, None)
+    why = verdict(health, health_reason, probe)
+    return Check(entry, health, probe, "pending" if why else "ready", why)

@@ -542,3 +542,39 @@ def test_only_the_leader_writes(cli, conn, kube, vllm, start, tmp_path):
     assert status(conn, "llama-2-7b") == "ready"
     wait_for("the standby to lead", lambda: sample(standby, "registry_leader") == 1, 40)
     becomes(conn, "llama-2-7b", "pending")
+
+
+def test_environment_health_compares_every_entry_with_the_cluster(cli, conn, kube, vllm, tmp_path):
+    import json
+
+    deploy(kube, vllm, "llama-2-7b")
+    deploy(kube, vllm, "mistral-7b", serves="other")
+    deploy(kube, vllm, "gpt-neo")
+    apply(cli, tmp_path, "llama-2-7b", "mistral-7b", "gpt-neo")
+    assert cli("disable", "-m", "gpt-neo", "-e", ENV).returncode == 0
+    result = cli("health", "--environment", ENV, "--format", "json")
+    assert result.returncode == 2, result.stderr
+    checks = {c["model_name"]: c for c in json.loads(result.stdout)}
+    assert checks["llama-2-7b"] == {
+        "model_name": "llama-2-7b",
+        "status": "ready",
+        "health": "Healthy",
+        "probe": "ok",
+        "expected_status": "ready",
+        "agrees": True,
+        "reason": None,
+    }
+    assert checks["mistral-7b"]["agrees"] is False
+    assert checks["mistral-7b"]["reason"] == "endpoint serves [other], not mistral-7b"
+    assert checks["gpt-neo"]["agrees"] is True  # disabled: nothing to compare
+    text = cli("health", "-e", ENV)
+    assert text.returncode == 2
+    assert "3 entries, 1 disagree" in text.stdout
+    assert "NO (should be pending)" in text.stdout
+    assert cli("health", "-e", ENV, "--no-probe").returncode == 0
+
+
+def test_environment_health_without_a_cluster_is_an_error(cli, tmp_path):
+    result = cli("health", "-e", ENV, env={"KUBECONFIG": str(tmp_path / "none")})
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot compare environment production")

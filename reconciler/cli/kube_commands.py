@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,10 +14,14 @@ from registry import names
 from registry.errors import RegistryError
 
 from .app import ROUTER, app
-from .common import Environment, ModelName, out, say
+from .common import Environment, open_registry, out, say
+from .controller_commands import ProbeVia
+
+PROBE_TIMEOUT = 2.0  # seconds
 
 if TYPE_CHECKING:
     from reconciler.health import Health
+    from reconciler.liveness import Check
     from reconciler.manifest import Manifest
     from reconciler.reconcile import HealthFor
     from registry.entry import Entry
@@ -124,8 +129,17 @@ class HealthFormat(enum.StrEnum):
 
 @app.command(rich_help_panel=ROUTER)
 def health(
-    model_name: ModelName,
     environment: Environment,
+    model_name: Annotated[
+        str | None,
+        typer.Option(
+            "--model-name",
+            "-m",
+            help="Model to check; without it, every entry of the environment is compared "
+            "with the cluster (exit 0 all agree, 2 some disagree).",
+            show_default=False,
+        ),
+    ] = None,
     namespace: Annotated[str, typer.Option(help="Kubernetes namespace.")] = names.DEFAULT_NAMESPACE,
     endpoint: Annotated[
         str | None, typer.Option(help="host:port of the Service (default: the naming convention).")
@@ -134,10 +148,36 @@ def health(
     output: Annotated[HealthFormat, typer.Option("--format", "-o", help="Output format.")] = (
         HealthFormat.table
     ),
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Without --model-name: no GET /v1/models checks.")
+    ] = False,
+    probe_via: Annotated[
+        ProbeVia | None,
+        typer.Option(
+            help="How endpoints are probed (default: direct in a pod, proxy with a kubeconfig).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Check a model's Deployment and Service in Kubernetes: exit 0 Healthy, 1 otherwise."""
+    """Check a model's Deployment and Service (exit 0 Healthy, 1 not), or a whole environment.
+
+    Without --model-name: every entry's registry status beside its live health and
+    GET /v1/models answer, and whether they agree (exit 0 all agree, 2 not, 1 error).
+    """
     from reconciler import observe as kube
     from reconciler.render import to_json
+
+    if model_name is None:
+        names.check_environment(environment)
+        checks = environment_health(
+            environment,
+            context=kube_context,
+            probe_via=None if no_probe else (probe_via.value if probe_via else ""),
+        )
+        out(render_checks(checks, output))
+        if not all(c.agrees for c in checks):
+            raise typer.Exit(2)
+        return
 
     names.check_target(model_name, environment, namespace)
     if endpoint is not None:
@@ -173,3 +213,90 @@ def health(
         out(f"{deployment} (namespace {namespace}): {seen.status}, {detail}")
     if not seen.healthy:
         raise typer.Exit(1)
+
+
+def environment_health(
+    environment: str, *, context: str | None, probe_via: str | None
+) -> list[Check]:
+    """Each entry of ``environment`` beside its live health and probe (None: not probed)."""
+    from reconciler import liveness
+    from reconciler import observe as kube
+    from reconciler.controller.probe import Prober
+    from registry import store
+
+    entries = [
+        e
+        for e in store.list_entries(open_registry(), environment=environment)
+        if not e.deregistered
+    ]
+    status = kube.kubeconfig_status()
+    if status is not None:
+        raise kube.ClusterError(
+            f"cannot compare environment {environment} with the cluster: {status}. Set "
+            "KUBECONFIG, or run where a cluster is configured"
+        )
+    enabled = [e for e in entries if liveness.enabled(e.status, e.deregistered)]
+    seen = kube.observe_health(enabled, context=context) if enabled else {}
+    probes: dict[str, str] = {}
+    healthy = [e for e in enabled if seen[e.model_name].healthy]
+    if probe_via is not None and healthy:
+        cluster = kube.connect(context)
+        prober = Prober(
+            via=probe_via or ("direct" if cluster.in_cluster else "proxy"),
+            cluster=cluster,
+            timeout=PROBE_TIMEOUT,
+            api_key=os.environ.get("VLLM_API_KEY"),
+        )
+        try:
+            for (_, model, _), verdict in prober.probe_all(healthy).items():
+                if verdict.conclusive:
+                    probes[model] = verdict.reason or liveness.PROBE_OK
+        finally:
+            prober.close()
+    checks = []
+    for entry in entries:
+        live = seen.get(entry.model_name)
+        checks.append(
+            liveness.check(
+                entry,
+                live.status if live else "Unknown",
+                live.reason if live else None,
+                probes.get(entry.model_name),
+            )
+        )
+    return checks
+
+
+def render_checks(checks: Sequence[Check], output: HealthFormat) -> str:
+    from reconciler.render import table, to_json
+
+    if output is HealthFormat.json:
+        return to_json(
+            [
+                {
+                    "model_name": c.entry.model_name,
+                    "status": c.entry.status,
+                    "health": c.health,
+                    "probe": c.probe,
+                    "expected_status": c.expected,
+                    "agrees": c.agrees,
+                    "reason": c.reason,
+                }
+                for c in checks
+            ]
+        )
+    rows = [
+        (
+            c.entry.model_name,
+            c.entry.status,
+            c.health,
+            c.probe or "-",
+            "yes" if c.agrees else f"NO (should be {c.expected})",
+            c.reason or "",
+        )
+        for c in checks
+    ]
+    disagree = sum(not c.agrees for c in checks)
+    head = f"{len(checks)} entr{'y' if len(checks) == 1 else 'ies'}, {disagree} disagree"
+    columns = ("Model Name", "Status", "Health", "Probe", "Agrees", "Reason")
+    return f"{head}\n\n{table(columns, rows)}"
