@@ -578,3 +578,23 @@ def test_environment_health_without_a_cluster_is_an_error(cli, tmp_path):
     result = cli("health", "-e", ENV, env={"KUBECONFIG": str(tmp_path / "none")})
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot compare environment production")
+
+
+def test_json_log_lines_carry_the_transition(cli, conn, kube, vllm, start, tmp_path):
+    import json
+
+    deploy(kube, vllm, "llama-2-7b")
+    deploy(kube, vllm, "mistral-7b")
+    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    controller = start("--no-probe", "--log-format", "json")
+    controller.wait_log('"observing services in namespace system"')
+    unhealthy(kube, "llama-2-7b")
+    controller.wait_log('"to_status": "pending"')
+    lines = [json.loads(line) for line in controller.log().splitlines()]
+    (moved,) = [line for line in lines if line.get("to_status")]
+    assert moved["environment"] == ENV and moved["model_name"] == "llama-2-7b"
+    assert (moved["from_status"], moved["reason"]) == (
+        "ready",
+        "0 of 1 updated replicas are available",
+    )
+    assert {line["level"] for line in lines} <= {"info", "warning", "error"}

@@ -191,6 +191,13 @@ class Loop:
         with self.lock:
             self.entries[environment] = dict(by_namespace)
             self.dirty.update((environment, ns) for ns in by_namespace)
+            kept = {
+                (environment, e.model_name, e.endpoint)
+                for entries in by_namespace.values()
+                for e in entries
+            }
+            for key in [k for k in self.verify if k[0] == environment and k not in kept]:
+                del self.verify[key]  # disabled, deregistered or repointed: stop probing it
         for namespace in by_namespace:
             for kind in KINDS:
                 if (kind, namespace) not in self.informers:

@@ -105,6 +105,7 @@ class Prober:
         from urllib3.exceptions import (
             ConnectTimeoutError,
             MaxRetryError,
+            NameResolutionError,
             NewConnectionError,
             ReadTimeoutError,
         )
@@ -114,10 +115,12 @@ class Prober:
             return Probe(f"endpoint did not answer in {self.timeout:g} s")
         # Through the proxy, not reaching the API server says nothing about the endpoint.
         conclusive = self.via == "direct"
+        if isinstance(cause, NameResolutionError):
+            return Probe("endpoint's host name does not resolve", conclusive)
+        if isinstance(cause, NewConnectionError):  # first: urllib3 2 derives it from the next
+            return Probe("endpoint refused the connection", conclusive)
         if isinstance(cause, ConnectTimeoutError):
             return Probe(f"endpoint did not accept a connection in {self.timeout:g} s", conclusive)
-        if isinstance(cause, NewConnectionError):
-            return Probe("endpoint refused the connection", conclusive)
         return Probe(f"endpoint could not be reached ({type(cause).__name__})", conclusive)
 
 
