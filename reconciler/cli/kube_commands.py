@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,8 +15,6 @@ from registry.errors import RegistryError
 from .app import ROUTER, app
 from .common import Environment, open_registry, out, say
 from .controller_commands import ProbeVia
-
-PROBE_TIMEOUT = 2.0  # seconds
 
 if TYPE_CHECKING:
     from reconciler.health import Health
@@ -165,11 +162,13 @@ def health(
     GET /v1/models answer, and whether they agree (exit 0 all agree, 2 not, 1 error).
     """
     from reconciler import observe as kube
+    from reconciler import operations
     from reconciler.render import to_json
 
     if model_name is None:
         names.check_environment(environment)
-        checks = environment_health(
+        checks = operations.environment_health(
+            open_registry(),
             environment,
             context=kube_context,
             probe_via=None if no_probe else (probe_via.value if probe_via else ""),
@@ -213,58 +212,6 @@ def health(
         out(f"{deployment} (namespace {namespace}): {seen.status}, {detail}")
     if not seen.healthy:
         raise typer.Exit(1)
-
-
-def environment_health(
-    environment: str, *, context: str | None, probe_via: str | None
-) -> list[Check]:
-    """Each entry of ``environment`` beside its live health and probe (None: not probed)."""
-    from reconciler import liveness
-    from reconciler import observe as kube
-    from reconciler.controller.probe import Prober
-    from registry import store
-
-    entries = [
-        e
-        for e in store.list_entries(open_registry(), environment=environment)
-        if not e.deregistered
-    ]
-    status = kube.kubeconfig_status()
-    if status is not None:
-        raise kube.ClusterError(
-            f"cannot compare environment {environment} with the cluster: {status}. Set "
-            "KUBECONFIG, or run where a cluster is configured"
-        )
-    enabled = [e for e in entries if liveness.enabled(e.status, e.deregistered)]
-    seen = kube.observe_health(enabled, context=context) if enabled else {}
-    probes: dict[str, str] = {}
-    healthy = [e for e in enabled if seen[e.model_name].healthy]
-    if probe_via is not None and healthy:
-        cluster = kube.connect(context)
-        prober = Prober(
-            via=probe_via or ("direct" if cluster.in_cluster else "proxy"),
-            cluster=cluster,
-            timeout=PROBE_TIMEOUT,
-            api_key=os.environ.get("VLLM_API_KEY"),
-        )
-        try:
-            for (_, model, _), verdict in prober.probe_all(healthy).items():
-                if verdict.conclusive:
-                    probes[model] = verdict.reason or liveness.PROBE_OK
-        finally:
-            prober.close()
-    checks = []
-    for entry in entries:
-        live = seen.get(entry.model_name)
-        checks.append(
-            liveness.check(
-                entry,
-                live.status if live else "Unknown",
-                live.reason if live else None,
-                probes.get(entry.model_name),
-            )
-        )
-    return checks
 
 
 def render_checks(checks: Sequence[Check], output: HealthFormat) -> str:

@@ -23,29 +23,20 @@ from datetime import UTC, datetime
 from registry import names, store
 from registry.entry import Entry
 
-from .. import liveness
-from ..apply import apply_current
+from .. import liveness, operations
 from ..health import HEALTHY, model_health
-from ..plan import Change, Observation, Plan, change_for
+from ..operations import Move
+from ..plan import Observation
 from .informer import KINDS, Informer
 from .metrics import Metrics
 from .probe import Probe, Prober
 
 log = logging.getLogger(__name__)
 
-ACTOR = "controller"
 TICK = 1.0  # seconds between looks at held transitions and registry reloads
 LOCK_TIMEOUT = 10.0
 BATCH = 0.1  # seconds to let a burst of events arrive before deciding
 _NEVER = object()  # a probe verdict never recorded
-
-
-@dataclass(frozen=True)
-class Move:
-    entry: Entry  # as the loop last saw it
-    status: str  # ready or pending
-    reason: str | None
-    health: str
 
 
 @dataclass(frozen=True)
@@ -337,36 +328,14 @@ class Loop:
     # --- writing ------------------------------------------------------------------------------
 
     def _write(self, environment: str, moves: list[Move], observations: list[Observation]) -> None:
-        wanted = {m.entry.model_name: m for m in moves}
-
-        def make_plan() -> Plan:
-            # Under the environment's lock: only moves whose stored row is still what we
-            # decided from (CI may have disabled or repointed it meanwhile).
-            changes: list[Change] = []
-            for model_name, move in wanted.items():
-                row = store.get_entry(self.conn, environment, model_name)
-                if row is None or not _same_target(row, move.entry):
-                    continue
-                after = row.with_changes(status=move.status, health=move.health)
-                change = change_for(row, after, move.reason)
-                if change is not None:
-                    changes.append(change)
-            return Plan(
-                environment=environment,
-                base_revision=store.revision(self.conn, environment),
-                changes=tuple(changes),
-                observations=tuple(observations),
-                plan_id=f"controller-{uuid.uuid4().hex}",
-            )
-
-        result = apply_current(
+        result = operations.write_liveness(
             self.conn,
             environment,
-            make_plan,
-            actor=ACTOR,
+            moves,
+            observations,
             lock_timeout=LOCK_TIMEOUT,
             cache=self.cache,
-            liveness_only=True,
+            plan_id=f"controller-{uuid.uuid4().hex}",
         )
         for o in observations:
             previous = self.recorded.get((environment, o.model_name), (None, _NEVER))[1]
@@ -440,12 +409,3 @@ class Loop:
                         log.info("%s/%s: probe: %s", key[0], key[1], probe.reason)
             for namespace in changed:
                 self._namespace_changed(namespace)
-
-
-def _same_target(row: Entry, seen: Entry) -> bool:
-    return (
-        liveness.enabled(row.status, row.deregistered)
-        and row.status == seen.status
-        and row.endpoint == seen.endpoint
-        and row.namespace == seen.namespace
-    )
