@@ -87,7 +87,7 @@ class Loop:
         self.recorded: dict[tuple[str, str], tuple[str, object]] = {}
         self.holds: dict[str, Hold] = {}
         self.unrouted: dict[str, dict[str, float]] = {}  # env -> model -> when we unrouted it
-        self.outages: dict[str, int] = {}  # namespace -> its informers' outages seen
+        self.outages: dict[tuple[str, str], int] = {}  # (env, namespace) -> outages seen
         self.database_ok = False
         self.stop = threading.Event()
 
@@ -159,6 +159,9 @@ class Loop:
             stale, self.stale = self.stale, set()
         for environment in sorted(stale):
             self._reload(environment)
+        for environment, namespaces in self.entries.items():  # watches alive = observed now
+            if all(self._fresh(namespace) for namespace in namespaces):
+                self.metrics.observed(environment)
         for environment in self.holds:  # the guard re-checks every tick
             with self.lock:
                 self.dirty.update((environment, ns) for ns in self.entries.get(environment, ()))
@@ -217,27 +220,30 @@ class Loop:
         moves: list[Move] = []
         observations: list[Observation] = []
         now = datetime.now(UTC)
-        observed_all = True
         for namespace in namespaces:
-            deployments = self.informers.get(("deployments", namespace))
-            services = self.informers.get(("services", namespace))
-            if not (deployments and services and deployments.fresh and services.fresh):
-                observed_all = False  # no decisions on missing information
-                continue
+            if not self._fresh(namespace):
+                continue  # no decisions on missing information
+            deployments = self.informers[("deployments", namespace)]
+            services = self.informers[("services", namespace)]
             outages = deployments.outages + services.outages
-            if self.outages.setdefault(namespace, outages) != outages:
+            if self.outages.setdefault((environment, namespace), outages) != outages:
                 # Probes through the proxy failed with the API server: verify again.
-                self.outages[namespace] = outages
+                self.outages[(environment, namespace)] = outages
                 with self.lock:
                     for entry in self.entries.get(environment, {}).get(namespace, ()):
                         self.probes.pop((environment, entry.model_name, entry.endpoint), None)
             for entry in self.entries.get(environment, {}).get(namespace, ()):
                 self._decide(entry, deployments.objects, services.objects, now, moves, observations)
-        if observed_all:
-            self.metrics.observed(environment)
         moves = self._guard(environment, moves)
         if (moves or observations) and self.is_leader():
             self._write(environment, moves, observations)
+
+    def _fresh(self, namespace: str) -> bool:
+        """Both kinds of the namespace listed and still watched: the state is current."""
+        return all(
+            (informer := self.informers.get((kind, namespace))) is not None and informer.fresh
+            for kind in KINDS
+        )
 
     def _decide(self, entry, deployments, services, now, moves, observations) -> None:
         name = names.service_name(entry.model_name, entry.environment)
