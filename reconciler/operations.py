@@ -20,7 +20,7 @@ from registry.entry import Entry
 from registry.errors import RegistryError
 
 from . import liveness
-from .apply import DEFAULT_LOCK_TIMEOUT, ApplyResult, apply, apply_current
+from .apply import ApplyResult, apply_current
 from .health import Health
 from .plan import Change, Observation, Plan, change_for
 
@@ -174,18 +174,6 @@ def refuse_mass_removal(plans: Sequence[Plan], *, allowed: bool) -> None:
             "of the environment's ready entries (see above). Nothing was written. If that is "
             "intended, run the command again with --allow-mass-removal"
         )
-
-
-def apply_plans(
-    conn: psycopg.Connection,
-    plans: Sequence[Plan],
-    *,
-    actor: str | None,
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-    cache: Cache | None,
-) -> list[ApplyResult]:
-    """Apply each plan (one transaction per environment); liveness-gated (``apply.apply``)."""
-    return [apply(conn, p, actor=actor, lock_timeout=lock_timeout, cache=cache) for p in plans]
 
 
 # --- imperative commands -------------------------------------------------------------------

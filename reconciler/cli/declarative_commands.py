@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,15 +28,11 @@ from .common import (
 from .kube_commands import KubeContext, NoKube, health_for
 
 if TYPE_CHECKING:
-    import psycopg
-
     from reconciler.manifest import LoadResult, Manifest
     from reconciler.plan import Plan
-    from reconciler.reconcile import HealthFor
 
 
 DEFAULT_WAIT_TIMEOUT = 300.0
-WAIT_INTERVAL = 2.0  # seconds between observations while waiting
 
 
 class PlanFormat(enum.StrEnum):
@@ -51,10 +46,6 @@ PLAN_RENDERERS = {
     PlanFormat.json: render.plan_json,
     PlanFormat.markdown: render.plan_markdown,
 }
-
-
-class ApplyRefused(RegistryError):
-    """`apply` will not go ahead without an explicit decision from the operator."""
 
 
 Paths = Annotated[
@@ -105,41 +96,6 @@ def _manifests(paths: list[Path], codequality: Path | None = None) -> list[Manif
             "the command again (`registry validate PATH` checks without touching the registry)"
         )
     return list(result.manifests)
-
-
-def _plan(conn: psycopg.Connection, manifests: list[Manifest], kube: HealthFor) -> list[Plan]:
-    """Desired state + registry (+ cluster) -> plans: the single step `plan` and `apply` share."""
-    from reconciler.reconcile import plan_manifests
-
-    return plan_manifests(conn, manifests, kube)
-
-
-def _waiting(plans: list[Plan]) -> list[str]:
-    """Enabled models whose deployment is not Healthy yet (only enabled ones are observed)."""
-    return [
-        f"{plan.environment}/{seen.model_name}"
-        for plan in plans
-        for seen in plan.observations
-        if seen.health != "Healthy"
-    ]
-
-
-def _wait_for_health(
-    conn: psycopg.Connection, manifests: list[Manifest], kube: HealthFor, timeout: float
-) -> list[Plan]:
-    """Re-plan until every observed model is Healthy or ``timeout`` s pass; the last plans."""
-    deadline = time.monotonic() + timeout
-    plans = _plan(conn, manifests, kube)
-    while (waiting := _waiting(plans)) and (left := deadline - time.monotonic()) > 0:
-        say(
-            f"Waiting for {len(waiting)} deployment(s) to become healthy ({left:.0f} s left): "
-            f"{', '.join(waiting)}"
-        )
-        time.sleep(min(WAIT_INTERVAL, left))
-        plans = _plan(conn, manifests, kube)
-    if waiting and timeout:
-        warn(f"--wait timed out after {timeout:g} s; applying {', '.join(waiting)} as pending")
-    return plans
 
 
 def _warn_about(plans: list[Plan]) -> None:
@@ -204,10 +160,10 @@ def plan(
     no_kube: NoKube = False,
 ) -> None:
     """Show what applying the manifests would change in the registry."""
-    from reconciler import reports, saved_plan
+    from reconciler import operations, reports, saved_plan
 
     manifests = _manifests(paths, codequality)
-    plans = _plan(
+    plans = operations.plan(
         open_registry(), manifests, health_for(kube_context=kube_context, no_kube=no_kube)
     )
     _warn_about(plans)
@@ -271,14 +227,14 @@ def apply_command(
     ] = DEFAULT_WAIT_TIMEOUT,
 ) -> None:
     """Make the registry match the manifests, or apply a saved plan exactly."""
-    from reconciler import saved_plan
+    from reconciler import operations, saved_plan
     from reconciler.apply import apply
 
     if len(paths) == 1 and paths[0].suffix == ".json":
         # A saved plan was reviewed when it was made, so it is applied without a prompt
         # (as `terraform apply PLANFILE`); the checksum and the revision keep it honest.
         if wait:
-            raise ApplyRefused(
+            raise operations.ApplyRefused(
                 "--wait re-plans from the manifests, but a saved plan is applied exactly as it "
                 "was reviewed. Nothing was written. Apply the manifests with --wait, or the "
                 "saved plan without it"
@@ -290,17 +246,13 @@ def apply_command(
         manifests = _manifests(paths)
         conn = open_registry()
         kube = health_for(kube_context=kube_context, no_kube=no_kube)
-        plans = _wait_for_health(conn, manifests, kube, timeout if wait else 0)
+        plans = operations.wait_for_health(
+            conn, manifests, kube, timeout if wait else 0, notify=say
+        )
         reviewed = auto_approve
     out(render.plans_text(plans))
     _warn_about(plans)
-    removing = [p.environment for p in plans if p.mass_removal]
-    if removing and not allow_mass_removal:
-        raise ApplyRefused(
-            f"refusing to apply: the plan for {', '.join(removing)} disables or deregisters most "
-            "of the environment's ready entries (see above). Nothing was written. If that is "
-            "intended, run the command again with --allow-mass-removal"
-        )
+    operations.refuse_mass_removal(plans, allowed=allow_mass_removal)
     if any(p.has_changes for p in plans) and not reviewed:
         _confirm()
     cache = open_cache()
@@ -311,6 +263,8 @@ def apply_command(
 
 
 def _confirm() -> None:
+    from reconciler.operations import ApplyRefused
+
     if not sys.stdin.isatty():
         raise ApplyRefused(
             "refusing to ask for confirmation: stdin is not a terminal. Nothing was written. "

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from registry import names
-from registry.errors import RegistryError
 
 from .app import ROUTER, app
 from .common import Environment, open_registry, out, say
@@ -19,7 +18,6 @@ from .controller_commands import ProbeVia
 if TYPE_CHECKING:
     from reconciler.health import Health
     from reconciler.liveness import Check
-    from reconciler.manifest import Manifest
     from reconciler.reconcile import HealthFor
     from registry.entry import Entry
 
@@ -37,82 +35,28 @@ NoKube = Annotated[
 ]
 
 
-class DeploymentUnhealthy(RegistryError):
-    """The model's deployment is not serving, so it must not become routable."""
-
-
 @functools.cache
-def _say_no_cluster(status: str) -> None:
+def _say_once(line: str) -> None:
     # Cached: a folder of manifests observes once per environment but says this once.
-    say(f"kubernetes: {status}; health is not checked (Unknown)")
+    say(line)
 
 
 def observe(
     entries: Sequence[Entry], *, context: str | None, skip: bool = False, required: bool = False
 ) -> Mapping[str, Health] | None:
-    """Health of ``entries``, or None when observation is skipped.
+    """``operations.observe``, its notes said once on stderr."""
+    from reconciler import operations
 
-    Skipped with ``--no-kube`` (``skip``), and when no cluster is configured
-    at all, which is said once, unless ``required`` (an explicit
-    ``--kube-context``): then it is an error.
-    """
-    from reconciler import observe as kube
-
-    if skip:
-        return None
-    status = kube.kubeconfig_status()
-    if status is not None:
-        if required:
-            raise kube.ClusterError(
-                f"--kube-context {context} was given but {status}. Set KUBECONFIG to the file "
-                "that defines the context, or pass --no-kube to skip health checks"
-            )
-        _say_no_cluster(status)
-        return None
-    return kube.observe_health(entries, context=context)
+    return operations.observe(
+        entries, context=context, skip=skip, required=required, notify=_say_once
+    )
 
 
 def health_for(*, kube_context: str | None, no_kube: bool) -> HealthFor:
-    """How `plan` and `apply` observe a manifest's enabled models (reconcile.HealthFor).
+    """``operations.health_for``, its notes said once on stderr."""
+    from reconciler import operations
 
-    ``--kube-context`` wins over the manifest's ``spec.kube.context``; disabled
-    models are not observed, since nothing routes to them.
-    """
-
-    def observe_manifest(
-        manifest: Manifest, desired: Sequence[Entry]
-    ) -> Mapping[str, Health] | None:
-        enabled = [entry for entry in desired if entry.status == "ready"]
-        return observe(
-            enabled,
-            context=kube_context or manifest.kube_context,
-            skip=no_kube,
-            required=kube_context is not None,
-        )
-
-    return observe_manifest
-
-
-def target_entry(model_name: str, environment: str, namespace: str, endpoint: str | None) -> Entry:
-    """The entry a command about one model observes (endpoint default: the convention)."""
-    from registry.entry import Entry
-
-    endpoint = endpoint or names.convention_endpoint(model_name, environment, namespace)
-    return Entry(model_name, environment, namespace, endpoint)
-
-
-def require_healthy(entry: Entry, health: Health) -> None:
-    """Raise ``DeploymentUnhealthy`` (what is wrong, what to do) unless ``health`` is Healthy."""
-    if health.healthy:
-        return
-    deployment = names.service_name(entry.model_name, entry.environment)
-    raise DeploymentUnhealthy(
-        f"deployment {deployment} in namespace {entry.namespace} is not healthy "
-        f"({health.status}: {health.reason}), so {entry.model_name} was not registered and "
-        f"nothing was written. Check it with `kubectl rollout status deployment/{deployment} "
-        f"-n {entry.namespace}`, then run the command again; --no-verify-health registers it "
-        "without this check"
-    )
+    return operations.health_for(kube_context=kube_context, no_kube=no_kube, notify=_say_once)
 
 
 def replicas_text(health: Health) -> str:
@@ -181,7 +125,7 @@ def health(
     names.check_target(model_name, environment, namespace)
     if endpoint is not None:
         names.parse_endpoint(endpoint)
-    entry = target_entry(model_name, environment, namespace, endpoint)
+    entry = operations.target_entry(model_name, environment, namespace, endpoint)
     status = kube.kubeconfig_status()
     if status is not None:
         raise kube.ClusterError(
