@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -103,7 +104,19 @@ def apply_creates(servers: Servers, conn: Any, cache: Any, count: int, run: int)
         for e in desired
     ]
     audit_rows = [
-        (environment, 1, "plan", "create", e.model_name, "benchmark", None, None, after)
+        # The last column is chain_hash, the 32 bytes each row carries (migration 0002).
+        (
+            environment,
+            1,
+            "plan",
+            "create",
+            e.model_name,
+            "benchmark",
+            None,
+            None,
+            after,
+            hashlib.sha256(after.encode()).digest(),
+        )  # fmt: skip
         for e, after in zip(
             desired, (json.dumps(c.after.to_dict()) for c in change_plan.changes), strict=True
         )
@@ -120,7 +133,7 @@ def apply_creates(servers: Servers, conn: Any, cache: Any, count: int, run: int)
                     copy.write_row(row)
             with cur.copy(
                 "COPY registry_audit_log (environment, revision, plan_id, action, model_name,"
-                " actor, commit_sha, pipeline_url, after) FROM STDIN"
+                " actor, commit_sha, pipeline_url, after, chain_hash) FROM STDIN"
             ) as copy:
                 for row in audit_rows:
                     copy.write_row(row)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import getpass
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from registry import store
 from registry.cache import Cache, CacheUnavailable, pending_invalidations, sync_outbox
-from registry.errors import DatabaseUnavailable
+from registry.errors import DatabaseUnavailable, RegistryError, StaleRevision
 
-from . import liveness
+from . import audit_fields, liveness
+from .diff import mass_removal
 from .plan import Plan
 
 if TYPE_CHECKING:
@@ -34,18 +33,18 @@ class ApplyResult:
         return self.plan.has_changes
 
 
-def default_actor() -> str:
-    """``--actor`` is passed explicitly; else the GitLab user; else the OS user."""
-    return os.environ.get("GITLAB_USER_LOGIN") or getpass.getuser()
-
-
 def audit_context(plan: Plan, actor: str | None = None) -> store.AuditContext:
+    """Who and what the audit rows record (``actor`` default: GITLAB_USER_LOGIN, OS user)."""
     return store.AuditContext(
-        actor=actor or default_actor(),
+        actor=audit_fields.actor(actor),
         plan_id=plan.plan_id,
-        commit_sha=os.environ.get("CI_COMMIT_SHA"),
-        pipeline_url=os.environ.get("CI_PIPELINE_URL"),
+        commit_sha=audit_fields.commit_sha(),
+        pipeline_url=audit_fields.pipeline_url(),
     )
+
+
+class MassRemovalRefused(RegistryError):
+    """A plan would take away most of an environment's ready entries, unconfirmed."""
 
 
 def apply(
@@ -61,17 +60,40 @@ def apply(
     Raises ``StaleRevision`` when the environment moved on since the plan was
     made and ``LockTimeout`` when another apply holds the environment. With
     ``cache``, the router's cache is invalidated after the commit. Each enabled
-    entry's status comes from its latest recorded health and probe (``liveness.gate``):
-    the controller may have seen the cluster after the plan did.
+    entry's status comes from its latest recorded health and probe (``_gated``).
     """
+    [result] = apply_plans(conn, [plan], actor=actor, lock_timeout=lock_timeout, cache=cache)
+    return result
 
-    def gated() -> Plan:
-        names = [change.model_name for change in plan.changes]
-        return liveness.gate(plan, store.recorded_liveness(conn, plan.environment, names))
 
-    return apply_current(
-        conn, plan.environment, gated, actor=actor, lock_timeout=lock_timeout, cache=cache
-    )
+def apply_plans(
+    conn: psycopg.Connection,
+    plans: Sequence[Plan],
+    *,
+    actor: str | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    cache: Cache | None = None,
+    recheck: bool = False,
+    allow_mass_removal: bool = False,
+) -> list[ApplyResult]:
+    """Apply plans of several environments all or nothing, in one transaction.
+
+    Every environment's lock is taken (in sorted order) and every check made
+    before the first write, so a stale plan for one environment writes nothing
+    for any. ``recheck`` (a saved plan, whose file is not trusted): each change
+    must still fit the stored rows (a create finds no row, anything else finds
+    one), and the mass-removal guard is recomputed from the stored rows.
+    """
+    environments = [plan.environment for plan in plans]
+    with store.environment_lock(conn, environments, lock_timeout=lock_timeout):
+        for plan in plans:
+            _check_current(conn, plan, recheck=recheck, allow_mass_removal=allow_mass_removal)
+        plans = [_gated(conn, plan) for plan in plans]
+        revisions = [_write(conn, plan, actor) for plan in plans]
+    return [
+        _invalidate(conn, ApplyResult(plan, revision), cache)
+        for plan, revision in zip(plans, revisions, strict=True)
+    ]
 
 
 def apply_current(
@@ -93,39 +115,79 @@ def apply_current(
     """
     with store.environment_lock(conn, environment, lock_timeout=lock_timeout):
         plan = make_plan()
-        observed = {
-            o.model_name: store.HealthRecord(o.model_name, o.health, o.checked_at, o.probe)
-            for o in plan.observations
-        }
-        # A created entry is written with its observation (one row write instead of an
-        # insert then an update); existing rows go through record_health's newer-only rule.
-        created = {c.model_name for c in plan.changes if c.before is None}
-        if plan.has_changes:
-            writes = [
-                store.EntryWrite(
-                    action=change.action,
-                    entry=change.after,
-                    observed=observed.get(change.model_name) if change.before is None else None,
-                    reason=change.reason,
-                )
-                for change in plan.changes
-            ]
-            revision = store.write_changes(
-                conn,
-                environment,
-                plan.base_revision,
-                writes,
-                audit_context(plan, actor),
-                bump_revision=not liveness_only,
+        revision = _write(conn, plan, actor, liveness_only=liveness_only)
+    return _invalidate(conn, ApplyResult(plan, revision), cache)
+
+
+def _check_current(
+    conn: psycopg.Connection, plan: Plan, *, recheck: bool, allow_mass_removal: bool
+) -> None:
+    """Refuse ``plan`` (under its lock, before any write) unless it fits the registry now."""
+    current = store.require_revision(conn, plan.environment, plan.base_revision)
+    if not recheck or not plan.has_changes:
+        return
+    stored = store.list_entries(conn, environment=plan.environment)
+    exists = {entry.model_name for entry in stored}
+    for change in plan.changes:
+        if (change.before is None) == (change.model_name in exists):
+            raise StaleRevision(
+                f"saved plan does not match the registry: it says {change.model_name!r} "
+                f"{'is not' if change.before is None else 'is'} registered in "
+                f"{plan.environment!r} at revision {current}, and it "
+                f"{'is' if change.before is None else 'is not'}. Nothing was written; run "
+                "`registry plan --out FILE` again"
             )
-        else:
-            revision = store.revision(conn, environment)
-        store.record_health(
+    removal = mass_removal(stored, plan.changes)
+    if removal and not allow_mass_removal:
+        raise MassRemovalRefused(
+            f"refusing to apply: in environment {plan.environment!r}, {removal}. Nothing was "
+            "written"
+        )
+
+
+def _gated(conn: psycopg.Connection, plan: Plan) -> Plan:
+    """Each enabled entry's status from its latest recorded health and probe (``liveness.gate``):
+    the controller may have seen the cluster after the plan did."""
+    names = [change.model_name for change in plan.changes]
+    return liveness.gate(plan, store.recorded_liveness(conn, plan.environment, names))
+
+
+def _write(
+    conn: psycopg.Connection, plan: Plan, actor: str | None, *, liveness_only: bool = False
+) -> int:
+    """Write one plan's changes and observations (under its lock); the new revision."""
+    environment = plan.environment
+    observed = {
+        o.model_name: store.HealthRecord(o.model_name, o.health, o.checked_at, o.probe)
+        for o in plan.observations
+    }
+    # A created entry is written with its observation (one row write instead of an
+    # insert then an update); existing rows go through record_health's newer-only rule.
+    created = {c.model_name for c in plan.changes if c.before is None}
+    if plan.has_changes:
+        writes = [
+            store.EntryWrite(
+                action=change.action,
+                entry=change.after,
+                observed=observed.get(change.model_name) if change.before is None else None,
+                reason=change.reason,
+            )
+            for change in plan.changes
+        ]
+        revision = store.write_changes(
             conn,
             environment,
-            [record for name, record in observed.items() if name not in created],
+            plan.base_revision,
+            writes,
+            audit_context(plan, actor),
+            bump_revision=not liveness_only,
         )
-    return _invalidate(conn, ApplyResult(plan, revision), cache)
+    else:
+        revision = store.revision(conn, environment)
+    store.record_health(
+        conn, environment, [record for name, record in observed.items() if name not in created]
+    )
+    return revision
 
 
 def _invalidate(conn: psycopg.Connection, result: ApplyResult, cache: Cache | None) -> ApplyResult:

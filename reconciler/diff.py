@@ -52,7 +52,7 @@ def plan_environment(
             changes.append(change_for(entry, gone))
         else:
             unmanaged.append(entry.model_name)
-    removal = _mass_removal(current, changes)
+    removal = mass_removal(current, changes)
     return Plan(
         environment=environment,
         base_revision=revision,
@@ -99,7 +99,7 @@ def _target(
     return after, reason
 
 
-def _mass_removal(current: Sequence[Entry], changes: Sequence[Change]) -> str | None:
+def mass_removal(current: Sequence[Entry], changes: Sequence[Change]) -> str | None:
     """The loud warning when the plan takes away most of the environment's ready entries."""
     ready = {e.model_name for e in current if e.status == "ready" and not e.deregistered}
     removed = sorted(

@@ -27,6 +27,8 @@ from registry.entry import Entry
 from registry.errors import InvalidEndpoint, InvalidName, RegistryError
 
 from . import gcpause
+from .files import UnreadableFile, outside_folder, read_bounded
+from .safe_text import escape, excerpt
 
 API_VERSION = "registry.vllm.ai/v1"
 KIND = "ModelRegistry"
@@ -72,7 +74,8 @@ class Finding:
     rule: str = "schema"
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.message}"
+        # Escaped: a file name or a quoted value may hold control characters.
+        return escape(f"{self.path}:{self.line}:{self.column}: {self.severity}: {self.message}")
 
 
 @dataclass(frozen=True)
@@ -173,15 +176,26 @@ def conforms(data: Any) -> bool:
 
 
 def manifest_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Finding]]:
-    """Expand folders into their *.yaml/*.yml files (sorted); report missing paths."""
+    """Expand folders into their *.yaml/*.yml files (sorted); report missing paths.
+
+    A folder's manifests are its files: a symbolic link that leads out of the
+    folder is refused unopened (a finding could quote the secret it points at).
+    Anything that is not a regular file is refused when read (``read_bounded``).
+    """
     files, findings = [], []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             try:
-                found = sorted(
-                    p for p in path.iterdir() if p.suffix in MANIFEST_SUFFIXES and p.is_file()
-                )
+                found = []
+                for member in sorted(path.iterdir()):
+                    if member.suffix not in MANIFEST_SUFFIXES or member.is_dir():
+                        continue
+                    if outside_folder(path, member):
+                        message = "a symbolic link that leads out of the folder: refused"
+                        findings.append(Finding(str(member), 1, 1, message, rule="file"))
+                    else:
+                        found.append(member)
             except OSError as error:
                 findings.append(
                     Finding(str(path), 1, 1, f"cannot read folder: {error.strerror}", rule="file")
@@ -210,10 +224,10 @@ def load_paths(paths: Iterable[str | Path]) -> LoadResult:
     seen: dict[str, tuple[str, int]] = {}  # environment -> (file, line) declaring it
     for file in files:
         try:
-            data = file.read_bytes()
-        except OSError as error:
+            data = read_bounded(file, MAX_FILE_BYTES)
+        except UnreadableFile as error:
             findings.append(
-                Finding(str(file), 1, 1, f"cannot read file: {error.strerror}", rule="file")
+                Finding(str(file), 1, 1, f"cannot read file: {error.reason}", rule="file")
             )
             continue
         # Kubernetes YAML kept beside the manifests (RBAC, ...) is skipped in a folder;
@@ -229,7 +243,7 @@ def load_paths(paths: Iterable[str | Path]) -> LoadResult:
                         str(file),
                         line,
                         column,
-                        f"environment {environment!r} is already declared in "
+                        f"environment {excerpt(environment)} is already declared in "
                         f"{first_file}:{first_line}: keep one manifest per environment",
                         rule="duplicate-environment",
                     )
@@ -310,8 +324,12 @@ class _Loader(yaml.CSafeLoader):
     """libyaml parser and composer; construction is ours (see ``_Document.convert``)."""
 
 
-class _AliasBomb(Exception):
-    pass
+_TOO_DEEP = f"the document nests deeper than {MAX_DEPTH} levels"
+_TOP_KEYS = {"apiVersion", "kind", "metadata", "spec"}
+
+
+class _Unbounded(Exception):
+    """The document exceeds a bound: alias expansion or nesting depth."""
 
 
 class _Document:
@@ -363,12 +381,12 @@ class _Document:
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             message = " ".join(filter(None, [error.context, error.problem]))
-            self.error(_mark(mark) if mark else (1, 1), f"invalid YAML: {message}", "yaml")
+            self.error(_mark(mark) if mark else (1, 1), f"invalid YAML: {_quoted(message)}", "yaml")
             return None
         except yaml.YAMLError as error:  # ReaderError: a character YAML does not allow
             position = getattr(error, "position", None)
             at = _offset_location(text, position) if isinstance(position, int) else (1, 1)
-            self.error(at, f"invalid YAML: {getattr(error, 'reason', error)}", "yaml")
+            self.error(at, f"invalid YAML: {_quoted(getattr(error, 'reason', error))}", "yaml")
             return None
         finally:
             loader.dispose()
@@ -376,13 +394,18 @@ class _Document:
         if "&" in text and self._alias_bomb(root):
             return None
         self.fatal = False
-        return self.convert(root, ())
+        try:
+            return self.convert(root, ())
+        except _Unbounded as error:
+            self.fatal = True
+            self.error(_mark(root.start_mark), str(error), "yaml-depth")
+            return None
 
     def _alias_bomb(self, root: yaml.Node) -> bool:
         """Report (and say so) a document whose aliases expand beyond the bound."""
         try:
             expanded = _expanded_size(root, {}, set(), 0)
-        except _AliasBomb as error:
+        except _Unbounded as error:
             self.error(_mark(root.start_mark), str(error), "yaml-alias")
             return True
         distinct = _distinct_nodes(root)
@@ -397,6 +420,8 @@ class _Document:
         return False
 
     def convert(self, node: yaml.Node, path: Path_) -> Any:
+        if len(path) > MAX_DEPTH:
+            raise _Unbounded(_TOO_DEEP)
         at = _mark(node.start_mark)
         self.marks[path] = at
         if isinstance(node, yaml.ScalarNode):
@@ -407,11 +432,22 @@ class _Document:
                 self.bad_paths.add(path)
                 return None
             try:
-                return self._constructor.construct_object(node)
+                value = self._constructor.construct_object(node)
             except (yaml.YAMLError, ValueError) as error:
-                self.error(at, f"invalid value {node.value[:40]!r}: {error}", "yaml")
+                self.error(at, f"invalid value {excerpt(node.value)}: {_quoted(error)}", "yaml")
                 self.bad_paths.add(path)
                 return None
+            if not _plain_number(node, value):
+                self.error(
+                    at,
+                    f"{node.value[:40]!r} is not a plain integer: write whole numbers in "
+                    "decimal digits (for example 8000), without a decimal point, exponent, "
+                    "'_', ':', sign or leading zero",
+                    "yaml",
+                )
+                self.bad_paths.add(path)
+                return None
+            return value
         if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
             return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
@@ -425,7 +461,7 @@ class _Document:
                 if key in result:
                     self.error(
                         key_at,
-                        f"duplicate key {key!r} (first at line {first_line[key]}): "
+                        f"duplicate key {excerpt(key)} (first at line {first_line[key]}): "
                         "YAML would silently keep only one of them",
                         "duplicate-key",
                     )
@@ -445,13 +481,23 @@ class _Document:
             return None
         if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str":
             text = node.value if isinstance(node, yaml.ScalarNode) else "a collection"
-            self.error(at, f"key {text!r} is not a string: quote it", "yaml")
+            self.error(at, f"key {excerpt(text)} is not a string: quote it", "yaml")
             return None
         return node.value
 
     # -- data -> findings
 
     def check(self, data: Any) -> list[Finding]:
+        if isinstance(data, dict) and data and not data.keys() & _TOP_KEYS:
+            # Some other file (an env file, /etc/shadow): findings about its keys would
+            # quote it, so one finding says what it is not.
+            self.error(
+                (1, 1),
+                f"not a {KIND} manifest: it has none of the keys {', '.join(sorted(_TOP_KEYS))} "
+                "(its content is not shown)",
+                "schema",
+            )
+            return self.findings
         if not conforms(data):
             for error in _validator().iter_errors(data):
                 self._schema_error(error)
@@ -473,7 +519,7 @@ class _Document:
                 allowed = f"; allowed: {', '.join(known)}" if not hint else ""
                 self.error(
                     self.key_marks.get((*path, key), self.location(path)),
-                    f"unknown key {key!r} in {where or 'the document'}{suggestion}{allowed}",
+                    f"unknown key {excerpt(key)} in {where or 'the document'}{suggestion}{allowed}",
                     "unknown-key",
                 )
             return
@@ -482,11 +528,13 @@ class _Document:
             self.error(at, f"{where or 'the document'}: {error.message}", "schema")
             return
         if error.validator == "const":
-            message = f"must be {error.validator_value!r}, got {error.instance!r}"
+            message = f"must be {error.validator_value!r}, got {excerpt(error.instance)}"
         elif error.validator == "type":
-            message = f"must be of type {error.validator_value}, got {_describe(error.instance)}"
+            # No excerpt of a document that is no mapping at all: it is some other file.
+            got = _describe(error.instance, show=bool(path))
+            message = f"must be of type {error.validator_value}, got {got}"
         else:
-            message = error.message
+            message = _bounded(error.message, error.instance)
         self.error(self.location(path), f"{where or 'the document'}: {message}", "schema")
 
     def _check_names(self, data: Any) -> None:
@@ -519,7 +567,7 @@ class _Document:
                 if name in first_line:
                     self.error(
                         self.location((*path, "name")),
-                        f"model {name!r} is listed twice, at lines {first_line[name]} and "
+                        f"model {excerpt(name)} is listed twice, at lines {first_line[name]} and "
                         f"{line}: list each model once",
                         "duplicate-model",
                     )
@@ -544,7 +592,7 @@ class _Document:
         try:
             check(value)
         except InvalidName as error:
-            self.error(self.location(path), str(error), "name")
+            self.error(self.location(path), _bounded(str(error), value), "name")
             return False
         return True
 
@@ -554,7 +602,7 @@ class _Document:
         try:
             _, port = names.parse_endpoint(endpoint)
         except InvalidEndpoint as error:
-            self.error(self.location(path), str(error), "endpoint")
+            self.error(self.location(path), _bounded(str(error), endpoint), "endpoint")
             return
         if name is None:
             return
@@ -602,6 +650,21 @@ class _Document:
         )
 
 
+# YAML 1.1 also reads 0x1f, 0o17, 010 (octal), 1_000 and 1:20 (sexagesimal: 80) as
+# integers, and 8000.0 as a float that JSON Schema's "integer" accepts. Integers in a
+# manifest (ports) are written as plain decimals.
+_PLAIN_INT = re.compile(r"-?(?:0|[1-9][0-9]*)", re.ASCII)
+
+
+def _plain_number(node: yaml.ScalarNode, value: Any) -> bool:
+    """False for an integer not written as a plain decimal, or a float with an integral value."""
+    if node.tag == "tag:yaml.org,2002:int":
+        return _PLAIN_INT.fullmatch(node.value) is not None
+    if node.tag == "tag:yaml.org,2002:float":
+        return not (value != value or value in (float("inf"), float("-inf")) or value.is_integer())
+    return True
+
+
 def _foreign_kind(root: yaml.Node) -> str | None:
     """The ``kind`` of a document that is plainly some other kind of YAML, else None."""
     if not isinstance(root, yaml.MappingNode):
@@ -623,7 +686,17 @@ def _dotted(path: Sequence[str | int]) -> str:
     return text
 
 
-def _describe(value: Any) -> str:
+def _quoted(message: Any) -> str:
+    """A parser's message, which may quote the file, cut to a few lines' worth."""
+    return excerpt(str(message), 200, quote=False)
+
+
+def _bounded(message: str, value: Any) -> str:
+    """``message`` with the repr of ``value`` in it cut to a short excerpt."""
+    return message.replace(repr(value), excerpt(value))
+
+
+def _describe(value: Any, *, show: bool = True) -> str:
     kind = {
         type(None): "null",
         bool: "boolean",
@@ -635,7 +708,9 @@ def _describe(value: Any) -> str:
     }.get(type(value), type(value).__name__)
     if isinstance(value, dict | list):
         return f"a {kind}"
-    return f"{kind} {value!r}" if value is not None else "null"
+    if value is None:
+        return "null"
+    return f"{kind} {excerpt(value)}" if show else f"a {kind} (not shown)"
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int], depth: int) -> int:
@@ -644,9 +719,9 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int], dept
     if key in memo:
         return memo[key]
     if key in active:
-        raise _AliasBomb("a YAML alias refers to a node that contains it (a recursive alias)")
+        raise _Unbounded("a YAML alias refers to a node that contains it (a recursive alias)")
     if depth > MAX_DEPTH:
-        raise _AliasBomb(f"the document nests deeper than {MAX_DEPTH} levels")
+        raise _Unbounded(_TOO_DEEP)
     if isinstance(node, yaml.ScalarNode):
         return 1
     active.add(key)

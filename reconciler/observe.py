@@ -24,6 +24,7 @@ from registry.errors import RegistryError
 
 from . import gcpause
 from .health import Health, model_health
+from .safe_text import redact_urls
 
 DEFAULT_TIMEOUT = 10.0  # seconds, for connecting and for reading each answer
 RETRIES = 3  # extra attempts on 429, 5xx and connection resets
@@ -38,6 +39,11 @@ IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 class ClusterError(RegistryError):
     """A configured cluster is unreachable, too slow, or refused a read."""
+
+    def __init__(self, message: str) -> None:
+        # A kubeconfig's server may carry credentials (https://admin:PW@host, ?token=):
+        # whatever quotes it here, the message never does.
+        super().__init__(redact_urls(message))
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,15 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry.entry import Entry
 
 from .plan import Change, Plan
+from .safe_text import csv_cell, escape, md_code, md_text
+
+if TYPE_CHECKING:
+    from registry.store import AuditRecord
 
 ENTRY_FIELDS = (
     "id",
@@ -45,8 +49,12 @@ def _minute(value: datetime | None) -> str:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """Left-aligned columns separated by two spaces, like the admin-cli output."""
-    rows = [[str(cell) for cell in row] for row in rows]
+    """Left-aligned columns separated by two spaces, like the admin-cli output.
+
+    Cells are escaped: a CR or an escape sequence in a stored value cannot
+    rewrite what the column shows.
+    """
+    rows = [[escape(cell) for cell in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
     lines = [headers, *rows]
     return "\n".join(
@@ -78,13 +86,79 @@ def entries_json(entries: Sequence[Entry]) -> str:
     return json.dumps([e.to_dict() for e in entries], indent=2)
 
 
-def entries_csv(entries: Sequence[Entry]) -> str:
+def csv_rows(fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV with a header; every cell escaped and safe to open in a spreadsheet."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=ENTRY_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    for entry in entries:
-        writer.writerow({k: "" if v is None else v for k, v in entry.to_dict().items()})
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(fields)
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
     return out.getvalue().rstrip("\n")
+
+
+def entries_csv(entries: Sequence[Entry]) -> str:
+    return csv_rows(ENTRY_FIELDS, ([e.to_dict()[k] for k in ENTRY_FIELDS] for e in entries))
+
+
+HISTORY_FIELDS = (
+    "id",
+    "recorded_at",
+    "environment",
+    "revision",
+    "plan_id",
+    "action",
+    "model_name",
+    "actor",
+    "commit_sha",
+    "pipeline_url",
+    "before",
+    "after",
+)
+HISTORY_COLUMNS = (
+    "ID",
+    "When",
+    "Environment",
+    "Revision",
+    "Action",
+    "Model Name",
+    "Actor",
+    "Commit",
+)
+
+
+def history_table(records: Sequence[AuditRecord]) -> str:
+    """The audit log as `registry history` shows it: newest first, one line per change."""
+    if not records:
+        return "No history."
+    rows = [
+        (
+            r.id,
+            r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.environment,
+            r.revision,
+            r.action,
+            r.model_name,
+            r.actor,
+            (r.commit_sha or "")[:12],
+        )
+        for r in records
+    ]
+    return table(HISTORY_COLUMNS, rows)
+
+
+def history_json(records: Sequence[AuditRecord]) -> str:
+    return to_json([vars(r) for r in records])
+
+
+def history_csv(records: Sequence[AuditRecord]) -> str:
+    """Every field of the audit log (before and after as JSON) as CSV."""
+
+    def cell(record: AuditRecord, field: str) -> Any:
+        value = getattr(record, field)
+        if field in ("before", "after"):
+            return None if value is None else json.dumps(value, sort_keys=True, default=str)
+        return value.isoformat() if isinstance(value, datetime) else value
+
+    return csv_rows(HISTORY_FIELDS, ([cell(r, f) for f in HISTORY_FIELDS] for r in records))
 
 
 SYMBOLS = {"create": "+", "update": "~", "enable": "~", "disable": "~", "deregister": "-"}
@@ -93,13 +167,13 @@ SHOWN_ON_CREATE = ("namespace", "endpoint", "status", "managed_by")
 
 def _change_text(change: Change) -> list[str]:
     label = "" if change.action in ("create", "update") else f" ({change.action})"
-    lines = [f"  {SYMBOLS[change.action]} {change.model_name}{label}"]
+    lines = [f"  {SYMBOLS[change.action]} {escape(change.model_name)}{label}"]
     if change.action == "create":
         pairs = [(name, json.dumps(getattr(change.after, name))) for name in SHOWN_ON_CREATE]
     else:
         pairs = [(f.name, f"{json.dumps(f.old)} -> {json.dumps(f.new)}") for f in change.fields]
     if change.reason:
-        pairs.append(("reason", _with_health(change)))
+        pairs.append(("reason", escape(_with_health(change))))
     width = max((len(name) for name, _ in pairs), default=0)
     lines += [f"      {name.ljust(width)} = {value}" for name, value in pairs]
     return lines
@@ -129,7 +203,7 @@ def mass_removal_banner(plan: Plan) -> list[str]:
     if not plan.mass_removal:
         return []
     rule = "!" * 78
-    return [rule, f"!! MASS REMOVAL: {plan.mass_removal}", rule]
+    return [rule, f"!! MASS REMOVAL: {escape(plan.mass_removal)}", rule]
 
 
 def plan_text(plan: Plan) -> str:
@@ -137,7 +211,7 @@ def plan_text(plan: Plan) -> str:
 
     Warnings other than mass removal are left to the caller (they go to stderr).
     """
-    head = f'Environment "{plan.environment}" (revision {plan.base_revision}):'
+    head = f'Environment "{escape(plan.environment)}" (revision {plan.base_revision}):'
     lines = [head, ""]
     if plan.has_changes:
         for change in plan.changes:
@@ -148,7 +222,7 @@ def plan_text(plan: Plan) -> str:
             f"  {len(plan.unmanaged)} entr{'y' if len(plan.unmanaged) == 1 else 'ies'} "
             f"{UNMANAGED_NOTE}:"
         )
-        lines += [f"    ? {name}" for name in plan.unmanaged]
+        lines += [f"    ? {escape(name)}" for name in plan.unmanaged]
         lines.append("")
     if plan.mass_removal:
         lines += [*mass_removal_banner(plan), ""]
@@ -181,18 +255,15 @@ _MD_ACTIONS = {
 }
 
 
-def _md(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _md_details(change: Change) -> str:
+    # Values go in code spans and free text is escaped (safe_text): a stored value
+    # cannot add a link, an image or HTML to the merge request comment.
     if change.action == "create":
-        pairs = [f"{name}: `{_md(getattr(change.after, name))}`" for name in SHOWN_ON_CREATE]
+        pairs = [f"{name}: {md_code(getattr(change.after, name))}" for name in SHOWN_ON_CREATE]
     else:
-        pairs = [f"{f.name}: `{_md(f.old)}` → `{_md(f.new)}`" for f in change.fields]
+        pairs = [f"{f.name}: {md_code(f.old)} → {md_code(f.new)}" for f in change.fields]
     if change.reason:
-        pairs.append(f"reason: {_md(change.reason)}")
+        pairs.append(f"reason: {md_text(change.reason)}")
     return "<br>".join(pairs)
 
 
@@ -201,10 +272,11 @@ def plan_markdown(plans: Sequence[Plan]) -> str:
     parts = []
     for plan in plans:
         s = plan.summary()
-        lines = [f"### Registry plan: `{plan.environment}` (revision {plan.base_revision})", ""]
+        environment = md_code(plan.environment)
+        lines = [f"### Registry plan: {environment} (revision {plan.base_revision})", ""]
         if plan.mass_removal:
-            lines += [f"> [!CAUTION]\n> **Mass removal:** {_md(plan.mass_removal)}", ""]
-        lines += [f"> [!WARNING]\n> {_md(w)}" for w in plan.warnings]
+            lines += [f"> [!CAUTION]\n> **Mass removal:** {md_text(plan.mass_removal)}", ""]
+        lines += [f"> [!WARNING]\n> {md_text(w)}" for w in plan.warnings]
         if plan.warnings:
             lines.append("")
         if plan.has_changes:
@@ -212,7 +284,7 @@ def plan_markdown(plans: Sequence[Plan]) -> str:
                 "| Action | Model | Changes |",
                 "|---|---|---|",
                 *(
-                    f"| {_MD_ACTIONS[c.action]} | `{c.model_name}` | {_md_details(c)} |"
+                    f"| {_MD_ACTIONS[c.action]} | {md_code(c.model_name)} | {_md_details(c)} |"
                     for c in plan.changes
                 ),
                 "",
@@ -220,7 +292,7 @@ def plan_markdown(plans: Sequence[Plan]) -> str:
         else:
             lines += ["No changes. The registry matches the desired state.", ""]
         if plan.unmanaged:
-            names = ", ".join(f"`{name}`" for name in plan.unmanaged)
+            names = ", ".join(md_code(name) for name in plan.unmanaged)
             lines += [f"Unmanaged ({UNMANAGED_NOTE}): {names}", ""]
         lines.append(
             f"**{s['create']}** to create, **{s['update']}** to update, **{s['enable']}** to "

@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 
 from .manifest import ERROR, Finding
 from .plan import Plan
+from .safe_text import escape
 
 # GitLab's Code Quality severities: info, minor, major, critical, blocker.
 CODEQUALITY_SEVERITY = {ERROR: "major", "warning": "minor"}
@@ -43,7 +44,7 @@ def codequality_report(findings: Sequence[Finding]) -> list[dict]:
         issues.append(
             {
                 "type": "issue",
-                "description": finding.message,
+                "description": escape(finding.message),
                 "check_name": finding.rule,
                 "fingerprint": fingerprint,
                 "severity": CODEQUALITY_SEVERITY.get(finding.severity, "info"),
@@ -58,7 +59,8 @@ def junit_report(findings_by_file: Mapping[str, Sequence[Finding]]) -> str:
     suite = ElementTree.Element("testsuite", name="registry validate")
     failures = 0
     for path, findings in findings_by_file.items():
-        case = ElementTree.SubElement(suite, "testcase", classname="manifest", name=path)
+        # Escaped: control characters are not even allowed in XML 1.0.
+        case = ElementTree.SubElement(suite, "testcase", classname="manifest", name=escape(path))
         errors = [f for f in findings if f.severity == ERROR]
         if errors:
             failures += 1

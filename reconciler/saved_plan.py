@@ -1,24 +1,40 @@
 """Saved plans: the file `plan --out` writes and `apply PLAN.json` applies exactly.
 
 The file is the plan document (the JSON output of `plan`) plus a sha256 checksum
-of its canonical JSON, so a plan edited after review is refused. Staleness (the
-registry moved on since the plan was made) is checked at apply time under the
-environment's lock by ``store.commit_changes``.
+of its canonical JSON and, when REGISTRY_PLAN_KEY is set, an HMAC-SHA256
+signature of it. The checksum catches accidents only (whoever edits the file
+can recompute it); the signature needs the key. Either way the file is not
+trusted: every change is validated again by the rules of a manifest and the
+CLI, and at apply time (under the environment's lock, ``apply.apply_plans``)
+against the stored rows.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from registry import names
+from registry.entry import HEALTHS, MANAGERS, STATUSES, Entry
 from registry.errors import RegistryError
 
-from .plan import FORMAT_VERSION, Plan
+from . import files
+from .plan import ACTIONS, FORMAT_VERSION, Change, Plan, change_for
 
 CHECKSUM_KEY = "checksum"
+SIGNATURE_KEY = "signature"
+PLAN_KEY_VARIABLE = "REGISTRY_PLAN_KEY"
+PLAN_ID = re.compile(r"[0-9a-f]{32}", re.ASCII)  # uuid4().hex, as Plan makes it
+_AGAIN = "nothing was written; run `registry plan --out FILE` again"
+# A plan of 10,000 changes is about 10 MB; a saved plan nests 6 levels deep.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 32
 
 
 class InvalidPlanFile(RegistryError):
@@ -32,38 +48,79 @@ def document(plans: Sequence[Plan]) -> dict[str, Any]:
     return {"format_version": FORMAT_VERSION, "plans": [plan.to_dict() for plan in plans]}
 
 
+def plan_key() -> bytes | None:
+    """The signing key from REGISTRY_PLAN_KEY; None when unset (plans are only checksummed)."""
+    key = os.environ.get(PLAN_KEY_VARIABLE)
+    return key.encode("utf-8") if key else None
+
+
+def _canonical(data: dict[str, Any]) -> bytes:
+    body = {key: value for key, value in data.items() if key not in (CHECKSUM_KEY, SIGNATURE_KEY)}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def checksum(data: dict[str, Any]) -> str:
-    body = {key: value for key, value in data.items() if key != CHECKSUM_KEY}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(_canonical(data)).hexdigest()
+
+
+def signature(data: dict[str, Any], key: bytes) -> str:
+    return "hmac-sha256:" + hmac.new(key, _canonical(data), hashlib.sha256).hexdigest()
 
 
 def dumps(plans: Sequence[Plan]) -> str:
     data = document(plans)
-    return json.dumps({**data, CHECKSUM_KEY: checksum(data)}, indent=2, default=str) + "\n"
+    sealed = {**data, CHECKSUM_KEY: checksum(data)}
+    if key := plan_key():
+        sealed[SIGNATURE_KEY] = signature(data, key)
+    return json.dumps(sealed, indent=2, default=str) + "\n"
 
 
 def write(path: str | Path, plans: Sequence[Plan]) -> None:
-    try:
-        Path(path).write_text(dumps(plans), encoding="utf-8")
-    except OSError as error:
-        raise RegistryError(f"cannot write the plan to {path}: {error.strerror}") from None
+    files.write_text(path, dumps(plans), "plan")
 
 
 def read(path: str | Path) -> list[Plan]:
     """The plans saved in ``path``; refuses anything that is not an unaltered saved plan."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or "not UTF-8 text"
-        raise InvalidPlanFile(f"cannot read the saved plan {path}: {reason}") from None
+        text = files.read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
+    except files.UnreadableFile as error:
+        raise InvalidPlanFile(f"cannot read the saved plan {path}: {error.reason}") from None
+    except UnicodeDecodeError:
+        raise InvalidPlanFile(f"cannot read the saved plan {path}: not UTF-8 text") from None
     return loads(text, str(path))
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _nesting(text: str) -> int:
+    """How deep the arrays and objects of the JSON ``text`` nest (counted before parsing).
+
+    json.loads recurses per level: 100,000 nested brackets would end in a
+    RecursionError instead of a message. Brackets inside strings do not
+    count: with the escaped characters dropped, every other part between two
+    quotes is a string.
+    """
+    unescaped = text.replace("\\\\", "").replace('\\"', "")
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall("".join(unescaped.split('"')[::2])):
+        depth += 1 if bracket in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_DEPTH:
+                break
+    return deepest
 
 
 def loads(text: str, name: str = "the saved plan") -> list[Plan]:
     not_a_plan = InvalidPlanFile(
         f"{name} is not a saved plan: expected the JSON file written by `registry plan --out FILE`"
     )
+    if _nesting(text) > MAX_DEPTH:
+        raise InvalidPlanFile(
+            f"{name} nests deeper than {MAX_DEPTH} levels, so it is not a saved plan: expected "
+            "the JSON file written by `registry plan --out FILE`"
+        )
     try:
         data = json.loads(text)
     except ValueError:
@@ -80,13 +137,120 @@ def loads(text: str, name: str = "the saved plan") -> list[Plan]:
             f"{name} has no checksum: only a plan saved with `registry plan --out FILE` can be "
             "applied (the JSON printed by --format json is for reading, not applying)"
         )
-    if data[CHECKSUM_KEY] != checksum(data):
+    if not isinstance(data[CHECKSUM_KEY], str) or not hmac.compare_digest(
+        data[CHECKSUM_KEY], checksum(data)
+    ):
         raise InvalidPlanFile(
             f"{name} was altered after it was written (checksum mismatch): a saved plan is "
             "applied exactly as reviewed; run `registry plan --out FILE` again"
         )
+    _check_signature(data, name)
     try:
         items = data.get("plans", [data])
-        return [Plan.from_dict(item) for item in items]
+        plans = [Plan.from_dict(item) for item in items]
+        for item, plan in zip(items, plans, strict=True):
+            _check_plan(item, plan, name)
     except (KeyError, TypeError, ValueError, AttributeError):
         raise not_a_plan from None
+    if len({plan.environment for plan in plans}) != len(plans):
+        raise InvalidPlanFile(f"{name} has two plans for the same environment: {_AGAIN}")
+    return plans
+
+
+def _check_signature(data: dict[str, Any], name: str) -> None:
+    key = plan_key()
+    if key is None:
+        return  # the caller says that the plan's origin is not verified
+    given = data.get(SIGNATURE_KEY)
+    if not isinstance(given, str):
+        raise InvalidPlanFile(
+            f"{name} is not signed, and {PLAN_KEY_VARIABLE} is set, so only a plan signed "
+            f"with that key is applied: {_AGAIN} with {PLAN_KEY_VARIABLE} set"
+        )
+    if not hmac.compare_digest(given, signature(data, key)):
+        raise InvalidPlanFile(
+            f"{name} has a signature that does not match {PLAN_KEY_VARIABLE}: it was altered "
+            f"after it was signed, or signed with another key; {_AGAIN} with this key"
+        )
+
+
+def _check_plan(item: dict[str, Any], plan: Plan, name: str) -> None:
+    """Validate a plan read from a file as a manifest and the CLI would be validated."""
+    try:
+        names.check_environment(plan.environment)
+    except RegistryError as error:
+        raise InvalidPlanFile(f"{name} is not a valid plan: {error}; {_AGAIN}") from None
+    if not isinstance(plan.plan_id, str) or not PLAN_ID.fullmatch(plan.plan_id):
+        raise InvalidPlanFile(
+            f"{name} is not a valid plan: plan_id {plan.plan_id!r} is not a plan id; {_AGAIN}"
+        )
+    if type(plan.base_revision) is not int or plan.base_revision < 0:
+        raise InvalidPlanFile(
+            f"{name} is not a valid plan: revision {plan.base_revision!r} is not a "
+            f"non-negative integer; {_AGAIN}"
+        )
+    seen: set[str] = set()
+    pairs = zip(item["changes"], plan.changes, strict=True)
+    for number, (raw, change) in enumerate(pairs, start=1):
+        try:
+            if raw.get("model_name") != change.model_name:
+                raise RegistryError(
+                    f"model_name {raw.get('model_name')!r} is not the model the change is "
+                    f"about ({change.model_name!r})"
+                )
+            _check_change(plan.environment, change, seen)
+        except RegistryError as error:
+            raise InvalidPlanFile(
+                f"{name} is not a valid plan: change {number} of environment "
+                f"{plan.environment!r}: {error}; {_AGAIN}"
+            ) from None
+    for observation in plan.observations:
+        try:
+            names.check_model_name(observation.model_name)
+            _one_of("health", observation.health, HEALTHS)
+        except RegistryError as error:
+            raise InvalidPlanFile(
+                f"{name} is not a valid plan: an observation of environment "
+                f"{plan.environment!r}: {error}; {_AGAIN}"
+            ) from None
+
+
+def _check_change(environment: str, change: Change, seen: set[str]) -> None:
+    _one_of("action", change.action, ACTIONS)
+    for entry in (change.before, change.after):
+        if entry is not None:
+            _check_entry(environment, entry)
+    model = change.after.model_name
+    if change.before is not None and change.before.model_name != model:
+        raise RegistryError(
+            f"before and after name different models ({change.before.model_name!r}, {model!r})"
+        )
+    if model in seen:
+        raise RegistryError(f"model {model!r} is changed twice")
+    seen.add(model)
+    expected = change_for(change.before, change.after)
+    if expected is None or (expected.action, expected.fields) != (change.action, change.fields):
+        raise RegistryError(
+            f"action {change.action!r} and its fields do not describe the change of {model!r} "
+            f"from before to after ({expected.action if expected else 'no change'!r} does)"
+        )
+
+
+def _check_entry(environment: str, entry: Entry) -> None:
+    if entry.environment != environment:
+        raise RegistryError(
+            f"an entry of environment {entry.environment!r} in the plan of environment "
+            f"{environment!r} (a plan changes only its own environment)"
+        )
+    names.check_target(entry.model_name, environment, entry.namespace)
+    names.parse_endpoint(entry.endpoint)
+    _one_of("status", entry.status, STATUSES)
+    _one_of("health", entry.health, HEALTHS)
+    _one_of("managed_by", entry.managed_by, MANAGERS)
+    if type(entry.deregistered) is not bool:
+        raise RegistryError(f"deregistered is {entry.deregistered!r}, not true or false")
+
+
+def _one_of(what: str, value: Any, allowed: Sequence[str]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise RegistryError(f"unknown {what} {value!r}: expected one of {', '.join(allowed)}")

@@ -43,3 +43,11 @@ class StaleRevision(RegistryError):
 
 class LockTimeout(RegistryError):
     """Another apply holds the environment's lock for longer than we may wait."""
+
+
+class AuditChainBroken(RegistryError):
+    """An audit row no longer matches the hash chain: the log was edited."""
+
+
+class PermissionDenied(RegistryError):
+    """The database user lacks a privilege the command needs (see the roles of 0002)."""

@@ -50,6 +50,8 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
     The session advisory lock makes concurrent callers (parallel CI jobs) wait for
     each other; the second one then finds nothing left to do.
     """
+    import psycopg
+
     if not pending(conn):  # the common case costs one query and no lock
         return []
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
@@ -70,6 +72,13 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
                 )
             done.append(migration)
         return done
+    except psycopg.errors.InsufficientPrivilege:
+        # A registry_reader or registry_writer member: only the owner changes the schema.
+        raise SchemaOutdated(
+            f"the registry database schema is behind this version of registry (pending "
+            f"migrations: {_names(pending(conn))}) and this database user may not change it "
+            "(permission denied): run `registry db migrate` as the database owner first"
+        ) from None
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
 
@@ -78,9 +87,12 @@ def require_current(conn: psycopg.Connection) -> None:
     """Raise when migrations are pending (the auto-migration is turned off)."""
     missing = pending(conn)
     if missing:
-        names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
         raise SchemaOutdated(
             f"the registry database schema is behind this version of registry "
-            f"(pending migrations: {names}) and REGISTRY_AUTO_MIGRATE=0 turns off the "
+            f"(pending migrations: {_names(missing)}) and REGISTRY_AUTO_MIGRATE=0 turns off the "
             "automatic upgrade: run `registry db migrate` (or your reviewed schema change) first"
         )
+
+
+def _names(migrations: list[Migration]) -> str:
+    return ", ".join(f"{m.version:04d}_{m.name}" for m in migrations)

@@ -67,21 +67,30 @@ def convention_endpoint(
     return f"{service_name(model_name, environment)}.{namespace}{CLUSTER_SUFFIX}:{port}"
 
 
+# The endpoint policy, the one rule the manifest, the CLI, saved plans and the
+# database's CHECK constraint (migration 0002, same expression) all enforce:
+# exactly ``{service}.{namespace}.svc.cluster.local:{port}``. ASCII only (re.ASCII,
+# explicit classes): str.isdigit would accept "٨٠" and "１２３".
+_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+ENDPOINT = re.compile(
+    rf"({_LABEL})\.({_LABEL}){re.escape(CLUSTER_SUFFIX)}:([1-9][0-9]{{0,4}})", re.ASCII
+)
+MAX_PORT = 65535
+
+
 def parse_endpoint(endpoint: str) -> tuple[str, int]:
     """Split ``host:port`` and enforce the endpoint policy: in-cluster Services only."""
-    host, sep, port_text = (endpoint or "").rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+    found = ENDPOINT.fullmatch(endpoint) if isinstance(endpoint, str) else None
+    if found is None or int(found[3]) > MAX_PORT:
         raise InvalidEndpoint(
-            f"invalid endpoint {endpoint!r}: expected host:port with a port from 1 to 65535, "
-            f"for example {convention_endpoint('llama-2-7b', 'production')}"
+            f"invalid endpoint {endpoint!r}: an endpoint must be an in-cluster Service, "
+            f"exactly {{service}}.{{namespace}}{CLUSTER_SUFFIX}:{{port}} with lower-case "
+            "ASCII letters, digits and '-' in the two names (at most 63 each) and a port "
+            f"from 1 to {MAX_PORT} in ASCII digits; no scheme, user, path, query, spaces or "
+            "other characters, so that no registry entry can route traffic to an arbitrary "
+            f"host. For example {convention_endpoint('llama-2-7b', 'production')}"
         )
-    if not host.endswith(CLUSTER_SUFFIX):
-        raise InvalidEndpoint(
-            f"endpoint {endpoint!r} is outside the cluster: the host must be a Service name "
-            f"ending in {CLUSTER_SUFFIX}, so that no registry entry can route traffic to an "
-            "arbitrary host"
-        )
-    return host, int(port_text)
+    return found[0].rpartition(":")[0], int(found[3])
 
 
 def endpoint_port(endpoint: str) -> int:

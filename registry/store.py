@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .entry import Entry, cache_key
-from .errors import DatabaseUnavailable, LockTimeout, StaleRevision
+from .errors import (
+    AuditChainBroken,
+    DatabaseUnavailable,
+    LockTimeout,
+    PermissionDenied,
+    StaleRevision,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -142,6 +148,30 @@ def snapshot(conn: psycopg.Connection, environment: str) -> tuple[int, list[Entr
         return revision(conn, environment), list_entries(conn, environment=environment)
 
 
+_HISTORY = (
+    "SELECT id, recorded_at, environment, revision, plan_id, action, model_name, actor,"
+    " commit_sha, pipeline_url, before, after FROM registry_audit_log"
+)
+
+
+def _permission_denied(action: str, remedy: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"the database user of DATABASE_URL may not {action} (permission denied), {remedy}"
+    )
+
+
+@contextmanager
+def _audit_reader() -> Iterator[None]:
+    import psycopg
+
+    try:
+        yield
+    except psycopg.errors.InsufficientPrivilege:
+        raise _permission_denied(
+            "read the audit log", "which a registry_writer member or the owner can"
+        ) from None
+
+
 def history(
     conn: psycopg.Connection,
     *,
@@ -155,13 +185,43 @@ def history(
             conditions.append(f"{column} = %s")
             params.append(value)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    rows = conn.execute(
-        "SELECT id, recorded_at, environment, revision, plan_id, action, model_name, actor,"
-        f" commit_sha, pipeline_url, before, after FROM registry_audit_log{where}"
-        " ORDER BY id DESC LIMIT %s",
-        [*params, limit],
-    )
+    with _audit_reader():
+        rows = conn.execute(f"{_HISTORY}{where} ORDER BY id DESC LIMIT %s", [*params, limit])
     return [AuditRecord(*row) for row in rows]
+
+
+# A row matches when its stored hash is the one its content and the stored hash of
+# the environment's previous row give: an edited row, or the row after a removed one,
+# does not.
+_VERIFY = """
+WITH checked AS (
+    SELECT id, chain_hash = registry_audit_chain_step(
+               NULL,
+               lag(chain_hash) OVER (PARTITION BY environment ORDER BY id),
+               registry_audit_content(
+                   recorded_at, environment, revision, plan_id, action, model_name, actor,
+                   commit_sha, pipeline_url, before, after)) AS matches
+    FROM registry_audit_log
+)
+SELECT count(*), min(id) FILTER (WHERE matches IS NOT TRUE) FROM checked
+"""
+
+
+def verify_audit_chain(conn: psycopg.Connection) -> int:
+    """Check every environment's hash chain; the number of rows, or AuditChainBroken."""
+    with _audit_reader(), conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        count, bad_id = conn.execute(_VERIFY).fetchone()
+        if bad_id is None:
+            return count
+        bad = AuditRecord(*conn.execute(f"{_HISTORY} WHERE id = %s", (bad_id,)).fetchone())
+    raise AuditChainBroken(
+        f"the audit log was altered: record {bad.id} ({bad.environment}, revision "
+        f"{bad.revision}, {bad.action} {bad.model_name!r}, recorded "
+        f"{bad.recorded_at:%Y-%m-%d %H:%M:%S}) does not match its hash chain, so it (or "
+        f"the record before it in {bad.environment}) was changed or removed after it was "
+        "written. Compare it with a backup of the database and find who had the owner's credentials"
+    )
 
 
 def lock_key(environment: str) -> int:
@@ -218,59 +278,93 @@ WITH previous AS MATERIALIZED (
 ), queued AS (
     INSERT INTO registry_cache_outbox (cache_key)
     SELECT %(key_prefix)s || model_name FROM registry_writes
+), audited AS (
+    SELECT w.position, w.environment, w.action, w.model_name, previous.doc AS before,
+           jsonb_build_object(
+               'model_name', w.model_name, 'environment', w.environment,
+               'namespace', w.namespace, 'endpoint', w.endpoint, 'status', w.status,
+               'health', w.health, 'managed_by', w.managed_by,
+               'last_health_check', w.last_health_check, 'deregistered', w.deregistered,
+               'reason', w.status_reason) AS after
+    FROM registry_writes w
+    LEFT JOIN previous USING (position)
 )
+-- The hash chain (migration 0002) continues from the environment's last row: one
+-- window pass over the statement's rows, whatever their number.
 INSERT INTO registry_audit_log
-    (environment, revision, plan_id, action, model_name, actor, commit_sha, pipeline_url,
-     before, after)
-SELECT w.environment, %(revision)s, %(plan_id)s, w.action, w.model_name, %(actor)s,
-       %(commit_sha)s, %(pipeline_url)s, previous.doc,
-       jsonb_build_object(
-           'model_name', w.model_name, 'environment', w.environment,
-           'namespace', w.namespace, 'endpoint', w.endpoint, 'status', w.status,
-           'health', w.health, 'managed_by', w.managed_by,
-           'last_health_check', w.last_health_check, 'deregistered', w.deregistered,
-           'reason', w.status_reason)
-FROM registry_writes w
-LEFT JOIN previous USING (position)
-ORDER BY w.position
+    (recorded_at, environment, revision, plan_id, action, model_name, actor, commit_sha,
+     pipeline_url, before, after, chain_hash)
+SELECT now(), environment, %(revision)s, %(plan_id)s, action, model_name, %(actor)s,
+       %(commit_sha)s, %(pipeline_url)s, before, after,
+       registry_audit_chain(
+           (SELECT chain_hash FROM registry_audit_log
+            WHERE environment = %(environment)s ORDER BY id DESC LIMIT 1),
+           registry_audit_content(
+               now(), environment, %(revision)s, %(plan_id)s, action, model_name, %(actor)s,
+               %(commit_sha)s, %(pipeline_url)s, before, after))
+           OVER (ORDER BY position)
+FROM audited
+ORDER BY position
 """
 
 
 @contextmanager
 def environment_lock(
-    conn: psycopg.Connection, environment: str, *, lock_timeout: float
+    conn: psycopg.Connection, environments: str | Sequence[str], *, lock_timeout: float
 ) -> Iterator[None]:
-    """A transaction holding the environment's apply lock; commits on exit.
+    """A transaction holding the apply lock of each environment; commits on exit.
 
-    The lock is a transaction-scoped advisory lock: it works behind PgBouncer
-    in transaction mode and is released by commit, rollback or a dead
-    connection. Waiting for it is bounded by ``lock_timeout`` seconds.
+    The locks are transaction-scoped advisory locks: they work behind PgBouncer
+    in transaction mode and are released by commit, rollback or a dead
+    connection. They are taken in sorted order, so two applies of overlapping
+    environments queue instead of deadlocking. Waiting is bounded by
+    ``lock_timeout`` seconds per lock.
     """
     import psycopg
 
+    wanted = sorted({environments} if isinstance(environments, str) else set(environments))
     try:
         with conn.transaction(), conn.cursor() as cur:
             cur.execute(
                 "SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",)
             )
-            try:
-                cur.execute(
-                    "SELECT pg_advisory_xact_lock(%s, %s)",
-                    (APPLY_LOCK_CLASS, lock_key(environment)),
-                )
-            except psycopg.errors.LockNotAvailable:
-                raise LockTimeout(
-                    f"another apply holds the lock on environment {environment!r} and did not "
-                    f"release it within {lock_timeout:g} s: wait for it to finish and run the "
-                    "command again, or raise --lock-timeout"
-                ) from None
+            for environment in wanted:
+                try:
+                    cur.execute(
+                        "SELECT pg_advisory_xact_lock(%s, %s)",
+                        (APPLY_LOCK_CLASS, lock_key(environment)),
+                    )
+                except psycopg.errors.LockNotAvailable:
+                    raise LockTimeout(
+                        f"another apply holds the lock on environment {environment!r} and did "
+                        f"not release it within {lock_timeout:g} s: wait for it to finish and "
+                        "run the command again, or raise --lock-timeout. Nothing was written"
+                    ) from None
             cur.execute("SELECT set_config('lock_timeout', '0', true)")
             yield
+    except psycopg.errors.InsufficientPrivilege:
+        raise _permission_denied(
+            "change the registry",
+            "so nothing was written: writes need a member of the "
+            "registry_writer role (a registry_reader member can plan, list and resolve only)",
+        ) from None
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(
             f"lost the connection to the database during apply: {str(error).strip()}. "
             "The transaction was rolled back and nothing was written; run the command again"
         ) from None
+
+
+def require_revision(conn: psycopg.Connection, environment: str, base_revision: int) -> int:
+    """The environment's revision, or StaleRevision when a plan's base is not it."""
+    current = revision(conn, environment)
+    if current != base_revision:
+        raise StaleRevision(
+            f"saved plan is stale: environment {environment!r} is at revision {current}, "
+            f"the plan was made at revision {base_revision}. Nothing was written; run plan "
+            "again"
+        )
+    return current
 
 
 def write_changes(
@@ -291,12 +385,7 @@ def write_changes(
     listeners (the controller) at commit. ``bump_revision=False`` is for liveness
     (the controller's ready/pending moves): not desired state, so saved plans stay valid.
     """
-    current = revision(conn, environment)
-    if current != base_revision:
-        raise StaleRevision(
-            f"saved plan is stale: environment {environment!r} is at revision {current}, "
-            f"the plan was made at revision {base_revision}; run plan again"
-        )
+    current = require_revision(conn, environment, base_revision)
     with conn.cursor() as cur:
         new_revision = current
         if bump_revision:
@@ -338,6 +427,8 @@ def write_changes(
                 "pipeline_url": audit.pipeline_url,
             },
         )
+        # The next environment of the same transaction stages its own rows.
+        cur.execute("DROP TABLE registry_writes")
     return new_revision
 
 

@@ -373,7 +373,7 @@ def test_stale_saved_plan_is_refused(cli, change_set, tmp_path):
     assert result.returncode == 1
     assert (
         "error: saved plan is stale: environment 'production' is at revision 3, the plan was "
-        "made at revision 2; run plan again"
+        "made at revision 2. Nothing was written; run plan again"
     ) in result.stderr
     assert state(cli) == before
 

@@ -1,7 +1,8 @@
 """The real .gitlab-ci.yml, run job by job with gitlab-ci-local on this machine.
 
-Merge request pipeline: validate and plan, reports as artifacts, nothing
-written. Default-branch pipeline: plan, then apply the saved plans of the same
+Merge request pipeline: validate and plan as a registry_reader member (the
+writer's credential, were it visible, is not used), reports as artifacts,
+nothing written. Default-branch pipeline: plan, then apply the saved plans of the same
 pipeline; a second run has nothing left to do.
 """
 
@@ -128,22 +129,45 @@ def registry_entries(database_url: str) -> list[tuple[str, str, str]]:
         ).fetchall()
 
 
-def merge_request(repo, database_url, redis_url):
+@pytest.fixture
+def reader_url(database_url):
+    """A LOGIN member of registry_reader, after the owner migrated the database."""
+    import uuid
+
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    from registry import db
+
+    db.connect(db.Target(url=database_url, description="owner")).close()
+    name = f"mr_reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'pw' IN ROLE registry_reader")
+    yield make_conninfo(database_url, user=name, password="pw")
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute(f"DROP ROLE {name}")
+
+
+def merge_request(repo, reader_url, redis_url):
     return run_pipeline(
         repo,
         {
             "CI_PIPELINE_SOURCE": "merge_request_event",
             "CI_MERGE_REQUEST_IID": "1",
-            "DATABASE_URL": database_url,
+            "REGISTRY_READ_DATABASE_URL": reader_url,
+            # Were the writer's credential visible, merge requests must not use it: this
+            # one fails every connection, so a job that used it would fail.
+            "DATABASE_URL": "postgresql://writer:secret@127.0.0.1:1/registry",
+            "REGISTRY_PLAN_KEY": "must-not-be-used",
             "REDIS_URL": redis_url,
         },
     )
 
 
-def test_merge_request_pipeline_plans_a_valid_change(repo, database_url, redis_url):
+def test_merge_request_pipeline_plans_a_valid_change(repo, database_url, reader_url, redis_url):
     staging = (repo / "examples/staging.yaml").read_text()
     change(repo, "staging.yaml", staging + "    - name: phi-2\n")
-    result = merge_request(repo, database_url, redis_url)
+    result = merge_request(repo, reader_url, redis_url)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]
     for job in ("validate", "plan:development", "plan:staging", "plan:production"):
@@ -155,13 +179,18 @@ def test_merge_request_pipeline_plans_a_valid_change(repo, database_url, redis_u
     assert "`phi-2`" in artifact(repo, "plan:staging", "plan-staging.md").read_text()
     assert json.loads(artifact(repo, "validate", "gl-code-quality-report.json").read_text()) == []
     assert "apply:" not in log  # merge requests never apply
+    assert "signature" not in json.loads(
+        artifact(repo, "plan:staging", "plan-staging.json").read_text()
+    )
     assert registry_entries(database_url) == []
 
 
-def test_merge_request_pipeline_fails_on_invalid_manifest(repo, database_url, redis_url):
+def test_merge_request_pipeline_fails_on_invalid_manifest(
+    repo, database_url, reader_url, redis_url
+):
     staging = (repo / "examples/staging.yaml").read_text()
     change(repo, "staging.yaml", staging + "    - name: phi-2\n      enabeld: true\n")
-    result = merge_request(repo, database_url, redis_url)
+    result = merge_request(repo, reader_url, redis_url)
     log = result.stdout + result.stderr
     assert result.returncode != 0
     assert "FAIL  validate" in log
@@ -174,10 +203,17 @@ def test_merge_request_pipeline_fails_on_invalid_manifest(repo, database_url, re
 def test_default_branch_pipeline_applies_its_plan_then_has_nothing_to_do(
     repo, database_url, redis_url
 ):
-    variables = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    variables = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REGISTRY_PLAN_KEY": "pipeline-key",
+    }
     first = run_pipeline(repo, variables, "--manual", "apply:production")
     log = first.stdout + first.stderr
     assert first.returncode == 0, log[-5000:]
+    saved = json.loads(artifact(repo, "plan:production", "plan-production.json").read_text())
+    assert saved["signature"].startswith("hmac-sha256:")
+    assert "origin" not in log  # the apply jobs verified the signature
     for environment in ("development", "staging", "production"):
         assert f"PASS  apply:{environment}" in log
     entries = registry_entries(database_url)

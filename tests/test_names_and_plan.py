@@ -34,18 +34,53 @@ def test_convention_endpoint():
     )
 
 
-@pytest.mark.parametrize(
-    "endpoint",
-    ["no-port.svc.cluster.local", "x.svc.cluster.local:0", "x.svc.cluster.local:65536", ":80"],
-)
-def test_endpoint_syntax(endpoint):
-    with pytest.raises(InvalidEndpoint, match="expected host:port"):
+# Every endpoint of issue 11 that the old suffix test let through, and syntax mistakes.
+HOSTILE_ENDPOINTS = [
+    "evil.com:80/x.svc.cluster.local:8000",
+    "http://evil.com/.svc.cluster.local:8000",
+    "user@evil.com/.svc.cluster.local:8000",
+    "evil.com#.svc.cluster.local:8000",
+    "evil.com?.svc.cluster.local:8000",
+    "10.0.0.1 .svc.cluster.local:8000",
+    ".svc.cluster.local:80",
+    "\u0430.svc.cluster.local:80",  # Cyrillic a
+    "a.b.svc.cluster.local:\u0668\u0660",  # Arabic-Indic 80
+    "a.b.svc.cluster.local:\uff11\uff12\uff13",  # full-width 123
+    "=cmd|x.svc.cluster.local:80",
+    "a.b.svc.cluster.local:8000.0",
+    "evil.example.com:8000",
+    "x.svc.cluster.local:80",  # one label: the namespace is missing
+    "a.b.c.svc.cluster.local:80",  # three labels
+    "a.b.svc.cluster.local",
+    "a.b.svc.cluster.local:0",
+    "a.b.svc.cluster.local:65536",
+    "a.b.svc.cluster.local:08000",
+    "a.b.svc.cluster.local:+80",
+    "a.b.svc.cluster.local:80\n",
+    "A.b.svc.cluster.local:80",
+    "-a.b.svc.cluster.local:80",
+    f"{'a' * 64}.b.svc.cluster.local:80",
+    ":80",
+    "",
+]
+
+
+@pytest.mark.parametrize("endpoint", HOSTILE_ENDPOINTS)
+def test_endpoint_policy_refuses(endpoint):
+    with pytest.raises(InvalidEndpoint, match="an endpoint must be an in-cluster Service"):
         names.parse_endpoint(endpoint)
 
 
-def test_endpoint_must_stay_in_cluster():
-    with pytest.raises(InvalidEndpoint, match="outside the cluster"):
-        names.parse_endpoint("evil.example.com:8000")
+@pytest.mark.parametrize(
+    ("endpoint", "port"),
+    [
+        ("llama-2-7b-production.system.svc.cluster.local:8000", 8000),
+        (f"{'a' * 63}.{'b' * 63}.svc.cluster.local:65535", 65535),
+        ("0.1.svc.cluster.local:1", 1),
+    ],
+)
+def test_endpoint_policy_accepts(endpoint, port):
+    assert names.parse_endpoint(endpoint) == (endpoint.rpartition(":")[0], port)
 
 
 def entry(**fields):

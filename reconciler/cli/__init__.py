@@ -16,13 +16,14 @@ from . import (  # noqa: F401  (importing a command module registers its command
     operator_commands,
 )
 from .app import admin_app, app
+from .common import say
 
 
 def _run(application: typer.Typer) -> None:
     try:
         application()
     except RegistryError as error:
-        typer.echo(f"error: {error}", err=True)
+        say(f"error: {error}")
         sys.exit(1)
 
 

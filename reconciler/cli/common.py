@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from reconciler.safe_text import escape, printable, redact_urls
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -23,13 +25,21 @@ class OutputFormat(enum.StrEnum):
 
 
 def out(text: str) -> None:
-    """Machine-readable output and results: stdout."""
-    typer.echo(text)
+    """Machine-readable output and results: stdout.
+
+    The renderers escape every value; escaping again here (idempotent) guards
+    the terminal against any text that reaches it another way.
+    """
+    typer.echo(escape(text, keep_newlines=True))
 
 
 def say(text: str) -> None:
-    """Messages for the operator: stderr, so stdout stays parseable."""
-    typer.echo(text, err=True)
+    """Messages for the operator, one line each: stderr, so stdout stays parseable.
+
+    Escaped and with the credentials of any URL removed: messages quote values
+    from files, the database and the cluster.
+    """
+    typer.echo(escape(redact_urls(text)), err=True)
 
 
 def warn(text: str) -> None:
@@ -70,9 +80,37 @@ Environment = Annotated[
 ]
 ModelName = Annotated[str, typer.Option("--model-name", "-m", help="Model name, e.g. llama-2-7b.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")]
+
+
+def _checked_filter(param: typer.CallbackParam, value: str | None) -> str | None:
+    """A filter is compared with stored text, so it must be printable UTF-8."""
+    if value is not None:
+        printable(value, param.opts[0], limit=253, advice="pass the name as it is registered")
+    return value
+
+
+EnvironmentFilter = Annotated[
+    str | None, typer.Option("--environment", "-e", callback=_checked_filter)
+]
+ModelNameFilter = Annotated[
+    str | None, typer.Option("--model-name", "-m", callback=_checked_filter)
+]
+
+
+def _checked_actor(actor: str | None) -> str | None:
+    """Check what the audit log will record before the command reads or writes anything."""
+    from reconciler import audit_fields
+
+    audit_fields.check(actor)
+    return actor
+
+
 Actor = Annotated[
     str | None,
-    typer.Option(help="Who to record in the audit log (default: GITLAB_USER_LOGIN, else OS user)."),
+    typer.Option(
+        help="Who to record in the audit log (default: GITLAB_USER_LOGIN, else OS user).",
+        callback=_checked_actor,
+    ),
 ]
 LockTimeout = Annotated[
     float, typer.Option("--lock-timeout", help="Seconds to wait for another apply's lock.")

@@ -11,7 +11,7 @@ import typer
 
 from reconciler import render
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
-from registry.errors import RegistryError
+from reconciler.files import write_text
 
 from .app import GITOPS, app
 from .common import (
@@ -64,13 +64,6 @@ CodeQuality = Annotated[
 ]
 
 
-def _write_report(path: Path, text: str, what: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise RegistryError(f"cannot write the {what} to {path}: {error.strerror}") from None
-
-
 def _load(paths: list[Path], codequality: Path | None) -> LoadResult:
     """Load and validate every manifest; the Code Quality report is written either way."""
     from reconciler import reports
@@ -79,7 +72,7 @@ def _load(paths: list[Path], codequality: Path | None) -> LoadResult:
     result = load_paths(paths)
     if codequality is not None:
         report = reports.codequality_report(result.findings)
-        _write_report(codequality, render.to_json(report), "Code Quality report")
+        write_text(codequality, render.to_json(report), "Code Quality report")
     return result
 
 
@@ -123,8 +116,10 @@ def validate(
     for finding in result.findings:
         out(str(finding))
     if junit is not None:
-        by_file = {path: [f for f in result.findings if f.path == path] for path in result.files}
-        _write_report(junit, reports.junit_report(by_file), "JUnit report")
+        # Files refused before reading (a symlink out of a folder) are test cases too.
+        paths = dict.fromkeys([*result.files, *(f.path for f in result.findings)])
+        by_file = {path: [f for f in result.findings if f.path == path] for path in paths}
+        write_text(junit, reports.junit_report(by_file), "JUnit report")
     counts = f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
     if not result.ok:
         say(f"{len(result.files)} manifest file(s) checked: invalid, {counts}.")
@@ -173,7 +168,7 @@ def plan(
         say(f"Saved the plan to {out_file}: `registry apply {out_file}` applies exactly this plan.")
     if gitlab_report is not None:
         report = render.to_json(reports.terraform_report(plans))
-        _write_report(gitlab_report, report, "GitLab Terraform report")
+        write_text(gitlab_report, report, "GitLab Terraform report")
     if detailed_exitcode and any(p.has_changes for p in plans):
         raise typer.Exit(2)
 
@@ -228,11 +223,13 @@ def apply_command(
 ) -> None:
     """Make the registry match the manifests, or apply a saved plan exactly."""
     from reconciler import operations, saved_plan
-    from reconciler.apply import apply
+    from reconciler.apply import apply_plans
 
-    if len(paths) == 1 and paths[0].suffix == ".json":
+    saved = len(paths) == 1 and paths[0].suffix == ".json"
+    if saved:
         # A saved plan was reviewed when it was made, so it is applied without a prompt
-        # (as `terraform apply PLANFILE`); the checksum and the revision keep it honest.
+        # (as `terraform apply PLANFILE`); its signature, the checks of every change and
+        # the revision keep it honest.
         if wait:
             raise operations.ApplyRefused(
                 "--wait re-plans from the manifests, but a saved plan is applied exactly as it "
@@ -240,6 +237,12 @@ def apply_command(
                 "saved plan without it"
             )
         plans = saved_plan.read(paths[0])
+        if saved_plan.plan_key() is None:
+            warn(
+                f"{saved_plan.PLAN_KEY_VARIABLE} is unset, so the origin of {paths[0]} is not "
+                "verified (its checksum only catches accidents): set the same key for "
+                "`registry plan --out` and `registry apply` to sign and verify saved plans"
+            )
         conn = open_registry()
         reviewed = True
     else:
@@ -255,9 +258,17 @@ def apply_command(
     operations.refuse_mass_removal(plans, allowed=allow_mass_removal)
     if any(p.has_changes for p in plans) and not reviewed:
         _confirm()
-    cache = open_cache()
-    for item in plans:
-        report_apply(apply(conn, item, actor=actor, lock_timeout=lock_timeout, cache=cache))
+    results = apply_plans(
+        conn,
+        plans,
+        actor=actor,
+        lock_timeout=lock_timeout,
+        cache=open_cache(),
+        recheck=saved,
+        allow_mass_removal=allow_mass_removal,
+    )
+    for result in results:
+        report_apply(result)
     if not any(p.has_changes for p in plans):
         say("No changes to apply.")
 
@@ -301,8 +312,5 @@ def export(
     if out_file is None:
         out(text.rstrip("\n"))
         return
-    try:
-        out_file.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise RegistryError(f"cannot write the manifest to {out_file}: {error.strerror}") from None
+    write_text(out_file, text, "manifest")
     say(f'Wrote the manifest of environment "{environment}" to {out_file}.')

@@ -17,9 +17,11 @@ from .common import (
     Actor,
     DryRun,
     Environment,
+    EnvironmentFilter,
     Format,
     LockTimeout,
     ModelName,
+    ModelNameFilter,
     OutputFormat,
     open_cache,
     open_registry,
@@ -189,9 +191,9 @@ _status_command("deregister", "Remove a model from routing: status disabled, der
 
 @app.command("list", rich_help_panel=OPERATOR)
 def list_entries(
-    environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
+    environment: EnvironmentFilter = None,
     status: Annotated[str | None, typer.Option(help="ready, pending or disabled.")] = None,
-    model_name: Annotated[str | None, typer.Option("--model-name", "-m")] = None,
+    model_name: ModelNameFilter = None,
     output: Format = OutputFormat.table,
 ) -> None:
     """List registered model deployments."""
@@ -214,35 +216,32 @@ def list_entries(
 
 @app.command(rich_help_panel=OPERATOR)
 def history(
-    environment: Annotated[str | None, typer.Option("--environment", "-e")] = None,
-    model_name: Annotated[str | None, typer.Option("--model-name", "-m")] = None,
+    environment: EnvironmentFilter = None,
+    model_name: ModelNameFilter = None,
     limit: Annotated[int, typer.Option(help="Most recent records to show.")] = 50,
     output: Format = OutputFormat.table,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify", help="Check the audit log's hash chain: exit 1 naming the first bad row."
+        ),
+    ] = False,
 ) -> None:
     """Show the audit log: who changed what, when, from which commit."""
     from registry import store
 
+    if verify:
+        out(f"{store.verify_audit_chain(open_registry())} audit records verified.")
+        return
     records = store.history(
         open_registry(), environment=environment, model_name=model_name, limit=limit
     )
-    if output is OutputFormat.json:
-        out(render.to_json([vars(r) for r in records]))
-        return
-    rows = [
-        (
-            r.id,
-            r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.environment,
-            r.revision,
-            r.action,
-            r.model_name,
-            r.actor,
-            (r.commit_sha or "")[:12],
-        )
-        for r in records
-    ]
-    headers = ("ID", "When", "Environment", "Revision", "Action", "Model Name", "Actor", "Commit")
-    out(render.table(headers, rows) if rows else "No history.")
+    renderers = {
+        OutputFormat.table: render.history_table,
+        OutputFormat.json: render.history_json,
+        OutputFormat.csv: render.history_csv,
+    }
+    out(renderers[output](records))
 
 
 @db_app.command("migrate")
