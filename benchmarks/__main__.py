@@ -31,6 +31,8 @@ TARGETS = {
     "plan": 2.0,
     "apply": 2.0,
     "resolve hit": 1.3,
+    "resolve local hit": 0.1,
+    "invalidation p99": 50.0,  # milliseconds, from a DEL to another process's lookups
     "resolve miss": 1.5,
     "plan 100k / plan 10k": 12.0,
     "registry --help": 1.5,
@@ -54,6 +56,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=100,
         help="models registered one by one vs one apply (0: skip)",
+    )
+    parser.add_argument(
+        "--invalidations",
+        type=int,
+        default=200,
+        help="DELs timed per run until another process stops answering from memory",
     )
     parser.add_argument(
         "--json", type=Path, help="where to write the results (default: benchmarks/results/)"
@@ -127,6 +135,13 @@ def measure(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 "resolve",
             )
         )
+        results["invalidation"] = scenario(
+            repeat(
+                runs,
+                lambda _: scenarios.invalidation(running, main, options.invalidations),
+                "invalidation",
+            )
+        )
         results["startup"] = scenario(
             repeat(runs, lambda _: scenarios.startup(running), "start-up")
         )
@@ -179,6 +194,20 @@ def ratios(results: dict[str, Any]) -> list[dict[str, Any]]:
         TARGETS["resolve hit"],
     )
     add(
+        "resolve local hit",
+        hit["resolve (local hit)"]["median"] / miss["raw GET + JSON decode"]["median"],
+        TARGETS["resolve local hit"],
+    )
+    add(
+        "8 threads: Redis only / local tier",
+        hit["8 threads, Redis only (per lookup)"]["median"]
+        / hit["8 threads, local tier (per lookup)"]["median"],
+        None,
+    )
+    invalidation = results["invalidation"]["phases"]
+    for name in ("invalidation p50", "invalidation p99"):
+        add(name, invalidation[name]["median"] * 1000, TARGETS.get(name), " ms")
+    add(
         "resolve miss",
         hit["resolve (cache miss)"]["median"] / miss["raw indexed SELECT + SET"]["median"],
         TARGETS["resolve miss"],
@@ -211,7 +240,7 @@ def table(results: dict[str, Any]) -> str:
         return f"{seconds * 1000:10.1f} ms" if seconds < 100 else f"{seconds:10.1f} s"
 
     lines = [f"{'scenario':<14}{'phase / floor':<46}{'median':>13}"]
-    for name in ("plan", "apply", "resolve", "startup", "scale", "declarative"):
+    for name in ("plan", "apply", "resolve", "invalidation", "startup", "scale", "declarative"):
         if name not in results:
             continue
         part = results[name]
@@ -243,6 +272,7 @@ def main(argv: list[str] | None = None) -> None:
         "models": options.models,
         "large_models": options.large_models,
         "imperative_models": options.imperative_models,
+        "invalidations": options.invalidations,
         "runs": options.runs,
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",

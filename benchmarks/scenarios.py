@@ -161,15 +161,20 @@ def apply_creates(servers: Servers, conn: Any, cache: Any, count: int, run: int)
 
 
 def resolve(servers: Servers, conn: Any, cache: Any, dataset: Dataset, count: int) -> Run:
-    """Per lookup: cache hits and misses of ``Resolver.resolve`` beside raw Redis/SQL."""
+    """Per lookup: local hits, Redis hits and misses of ``Resolver.resolve`` beside raw
+    Redis/SQL, and 8 threads with and without the local tier."""
     from registry.cache import Cache, Route, encode
     from registry.lookup import Resolver
 
     environment = dataset.environment
     models = [e.model_name for e in dataset.registered()][:count]
     keys = [cache_key(environment, m) for m in models]
-    # Its own Cache: close() ends the resolver's fill thread and pools, not the caller's cache.
-    resolver = Resolver(servers.database_url, cache=Cache(servers.redis_url), ttl=120)
+    # Their own Caches: close() ends the resolvers' threads and pools, not the caller's cache.
+    # The Redis tier alone, then all three tiers.
+    resolver = Resolver(
+        servers.database_url, cache=Cache(servers.redis_url), ttl=120, local_cache_size=0
+    )
+    tiered = Resolver(servers.database_url, cache=Cache(servers.redis_url), ttl=120)
     client = cache.client
     select = (
         "SELECT namespace, endpoint, status FROM model_registry_entries"
@@ -196,6 +201,9 @@ def resolve(servers: Servers, conn: Any, cache: Any, dataset: Dataset, count: in
     def lookup(model: str, key: str) -> Any:
         return resolver.resolve(model, environment)
 
+    def local(model: str, key: str) -> Any:
+        return tiered.resolve(model, environment)
+
     client.delete(*keys)
     miss = each(lookup)
     client.delete(*keys)
@@ -203,10 +211,97 @@ def resolve(servers: Servers, conn: Any, cache: Any, dataset: Dataset, count: in
     resolver.resolve(models[0], environment)  # the pool's first connection is set up
     hit = each(lookup)
     hit_floor = each(raw_hit)
+    while not tiered.local_cache_active:
+        time.sleep(0.01)
+    each(local)  # Redis hits: each route is now held in memory
+    local_hit = each(local)
+    threads_redis = _threads(resolver, environment, models)
+    threads_local = _threads(tiered, environment, models)
     resolver.close()
+    tiered.close()
     return {
-        "phases": {"resolve (cache hit)": hit, "resolve (cache miss)": miss},
+        "phases": {
+            "resolve (local hit)": local_hit,
+            "resolve (cache hit)": hit,
+            "resolve (cache miss)": miss,
+            "8 threads, local tier (per lookup)": threads_local,
+            "8 threads, Redis only (per lookup)": threads_redis,
+        },
         "floors": {"raw GET + JSON decode": hit_floor, "raw indexed SELECT + SET": miss_floor},
+    }
+
+
+THREADS = 8
+
+
+def _threads(resolver: Any, environment: str, models: list[str], rounds: int = 3) -> float:
+    """Wall time per lookup of THREADS threads each resolving every model ``rounds`` times."""
+    import threading
+
+    start = threading.Barrier(THREADS + 1)
+
+    def run() -> None:
+        start.wait()
+        for _ in range(rounds):
+            for model in models:
+                resolver.resolve(model, environment)
+
+    workers = [threading.Thread(target=run) for _ in range(THREADS)]
+    for worker in workers:
+        worker.start()
+    began = time.perf_counter()
+    start.wait()
+    for worker in workers:
+        worker.join()
+    return (time.perf_counter() - began) / (THREADS * rounds * len(models))
+
+
+def invalidation(servers: Servers, dataset: Dataset, count: int) -> Run:
+    """Seconds from a `DEL` of a route's key to another process no longer answering from
+    its in-process copy, ``count`` times: p50 and p99; beside the DEL's own round trip."""
+    import statistics
+
+    import redis
+
+    environment = dataset.environment
+    model = dataset.registered()[0].model_name
+    key = cache_key(environment, model)
+    router = subprocess.Popen(
+        [sys.executable, "-m", "tests.router_process", "serve"]
+        + [servers.database_url, servers.redis_url],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+    def ask(*words: str) -> dict[str, Any]:
+        router.stdin.write(" ".join(words) + "\n")
+        router.stdin.flush()
+        return json.loads(router.stdout.readline())
+
+    client = redis.Redis.from_url(servers.redis_url)
+    latencies, deletes = [], []
+    try:
+        for _ in range(count):
+            while ask("resolve", model, environment)["source"] != "local":
+                time.sleep(0.002)  # the miss's fill, then a Redis hit that keeps the copy
+            router.stdin.write(f"drop {model} {environment}\n")
+            router.stdin.flush()
+            if router.stdout.readline() != "watching\n":
+                raise RuntimeError("the router process did not start watching")
+            before = time.monotonic()
+            client.delete(key)
+            deletes.append(time.monotonic() - before)
+            latencies.append(json.loads(router.stdout.readline())["dropped_at"] - before)
+    finally:
+        client.close()
+        router.stdin.close()
+        router.wait(60)
+    p99 = statistics.quantiles(latencies, n=100, method="inclusive")[98]
+    return {
+        "phases": {"invalidation p50": statistics.median(latencies), "invalidation p99": p99},
+        "floors": {"raw DEL round trip": statistics.median(deletes)},
     }
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from registry import store
 from registry.cache import Cache, CacheUnavailable, pending_invalidations, sync_outbox
+from registry.entry import cache_key
 from registry.errors import DatabaseUnavailable, RegistryError, StaleRevision
 
 from . import audit_fields, liveness
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     import psycopg
 
 DEFAULT_LOCK_TIMEOUT = 30.0
+# How long an apply waits for a concurrent `cache sync` holding its outbox rows: longer
+# than that sync's Redis calls take to fail on a frozen Redis (about 4 s: 1 s socket
+# timeouts on connecting and on the command, retried once), short for a CI job.
+OUTBOX_WAIT = 8.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ def apply_plans(
     cache: Cache | None = None,
     recheck: bool = False,
     allow_mass_removal: bool = False,
+    replan: Callable[[Plan], Plan] | None = None,
 ) -> list[ApplyResult]:
     """Apply plans of several environments all or nothing, in one transaction.
 
@@ -83,9 +89,13 @@ def apply_plans(
     for any. ``recheck`` (a saved plan, whose file is not trusted): each change
     must still fit the stored rows (a create finds no row, anything else finds
     one), and the mass-removal guard is recomputed from the stored rows.
+    ``replan`` (a manifest's plan): under the locks, each plan is replaced by
+    ``replan(plan)``, made from the registry as it is now, or it raises.
     """
     environments = [plan.environment for plan in plans]
     with store.environment_lock(conn, environments, lock_timeout=lock_timeout):
+        if replan is not None:
+            plans = [replan(plan) for plan in plans]
         for plan in plans:
             _check_current(conn, plan, recheck=recheck, allow_mass_removal=allow_mass_removal)
         plans = [_gated(conn, plan) for plan in plans]
@@ -191,20 +201,34 @@ def _write(
 
 
 def _invalidate(conn: psycopg.Connection, result: ApplyResult, cache: Cache | None) -> ApplyResult:
-    """Sync the cache outbox once the change is committed.
+    """Sync the cache outbox once the change is committed, the change's own keys first.
 
     Also runs for an apply without changes, so the next apply finishes what an
     earlier Redis outage left queued. Neither Redis down nor the database
     connection lost after the commit fails an apply: the keys stay in the
-    outbox and the result says so.
+    outbox and the result says so. Whenever a key of this change is still
+    queued afterwards (Redis failed, or a concurrent sync held it past the
+    wait), the result carries the count, so the apply never reports a clean
+    cache it did not clean.
     """
     if cache is None:
         return result
+    own = [cache_key(result.plan.environment, c.model_name) for c in result.plan.changes]
     try:
-        return replace(result, invalidated=sync_outbox(conn, cache))
+        synced = sync_outbox(conn, cache, own, wait=OUTBOX_WAIT)
     except CacheUnavailable as error:
         return replace(
             result, pending_invalidations=pending_invalidations(conn), cache_error=error.summary
         )
     except DatabaseUnavailable:
         return replace(result, cache_error="the database connection was lost after the commit")
+    held = pending_invalidations(conn, own) if own else 0
+    if held:
+        return replace(
+            result,
+            invalidated=synced,
+            pending_invalidations=held,
+            cache_error=f"another `registry cache sync` held their outbox rows for over "
+            f"{OUTBOX_WAIT:g} s (its keys were deleted from Redis, but stay queued)",
+        )
+    return replace(result, invalidated=synced)

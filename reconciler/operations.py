@@ -10,7 +10,6 @@ carrying the message.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,13 +32,8 @@ if TYPE_CHECKING:
     from .reconcile import HealthFor
 
 Notify = Callable[[str], None]  # a line for the operator while an operation runs
-WAIT_INTERVAL = 2.0  # seconds between observations while waiting for health
 PROBE_TIMEOUT = 2.0  # seconds, for `registry health --environment`
 CONTROLLER = "controller"  # the audit actor of liveness moves
-
-
-class ApplyRefused(RegistryError):
-    """`apply` will not go ahead without an explicit decision from the operator."""
 
 
 class DeploymentUnhealthy(RegistryError):
@@ -119,61 +113,6 @@ def require_healthy(entry: Entry, health: Health) -> None:
         f"-n {entry.namespace}`, then run the command again; --no-verify-health registers it "
         "without this check"
     )
-
-
-# --- manifests to registry -----------------------------------------------------------------
-
-
-def plan(conn: psycopg.Connection, manifests: Sequence[Manifest], kube: HealthFor) -> list[Plan]:
-    """Desired state + registry (+ cluster) -> plans: the single step `plan` and `apply` share."""
-    from .reconcile import plan_manifests
-
-    return plan_manifests(conn, manifests, kube)
-
-
-def waiting(plans: Sequence[Plan]) -> list[str]:
-    """Enabled models whose deployment is not Healthy yet (only enabled ones are observed)."""
-    return [
-        f"{p.environment}/{seen.model_name}"
-        for p in plans
-        for seen in p.observations
-        if seen.health != "Healthy"
-    ]
-
-
-def wait_for_health(
-    conn: psycopg.Connection,
-    manifests: Sequence[Manifest],
-    kube: HealthFor,
-    timeout: float,
-    *,
-    notify: Notify,
-) -> list[Plan]:
-    """Re-plan until every observed model is Healthy or ``timeout`` s pass; the last plans."""
-    deadline = time.monotonic() + timeout
-    plans = plan(conn, manifests, kube)
-    while (still := waiting(plans)) and (left := deadline - time.monotonic()) > 0:
-        notify(
-            f"Waiting for {len(still)} deployment(s) to become healthy ({left:.0f} s left): "
-            f"{', '.join(still)}"
-        )
-        time.sleep(min(WAIT_INTERVAL, left))
-        plans = plan(conn, manifests, kube)
-    if still and timeout:
-        notify(
-            f"warning: --wait timed out after {timeout:g} s; applying {', '.join(still)} as pending"
-        )
-    return plans
-
-
-def refuse_mass_removal(plans: Sequence[Plan], *, allowed: bool) -> None:
-    removing = [p.environment for p in plans if p.mass_removal]
-    if removing and not allowed:
-        raise ApplyRefused(
-            f"refusing to apply: the plan for {', '.join(removing)} disables or deregisters most "
-            "of the environment's ready entries (see above). Nothing was written. If that is "
-            "intended, run the command again with --allow-mass-removal"
-        )
 
 
 # --- imperative commands -------------------------------------------------------------------

@@ -14,18 +14,25 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .entry import cache_key
+from .entry import STATUSES, cache_key
 from .errors import DatabaseUnavailable, RegistryError
+from .names import check_namespace, parse_endpoint
+from .settings import env_int
 
 if TYPE_CHECKING:
     import psycopg
 
 DEFAULT_TTL = 120
+MAX_TTL = 86_400
+# A cached value is a flat object of five short strings; anything larger is not ours.
+MAX_VALUE_BYTES = 4096
+MISSING = {"missing": True}
+ROUTE_FIELDS = frozenset(("model_name", "environment", "namespace", "endpoint", "status"))
 KEY_PREFIX = "model_registry:"
 GENERATION_PREFIX = "model_registry_generation:"
 # The router must not hang on a sick Redis: it falls back to the database instead.
@@ -82,17 +89,49 @@ class Route:
 
 
 def encode(route: Route | None) -> str:
-    """The cached value; ``None`` (no such entry) is the negative-cache marker."""
-    return json.dumps(route.to_dict() if route else {"missing": True}, separators=(",", ":"))
+    """The cached value; ``None`` (no such entry) is the negative-cache marker.
+
+    The format is a contract for routers in any language:
+    schemas/cache-entry.schema.json.
+    """
+    return json.dumps(route.to_dict() if route else MISSING, separators=(",", ":"))
 
 
-def decode(raw: bytes | str) -> Route | None:
-    """Inverse of ``encode``; raises ValueError for anything else (treated as a miss)."""
+def decode(raw: bytes | str, environment: str, model_name: str) -> Route | None:
+    """The route cached for ``model_name`` in ``environment``, or None for the negative
+    marker; ValueError for anything else (the lookup counts it and asks the database).
+
+    Redis is shared, so a value may be foreign, stale from another version, or
+    poisoned. The size is checked before parsing (a real value is under 300 bytes)
+    and so is the bracket count (a flat object has one), so no value can make the
+    parser recurse or allocate much.
+    """
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if len(raw) > MAX_VALUE_BYTES:
+        raise ValueError(f"cached value of {len(raw)} bytes, more than {MAX_VALUE_BYTES}")
+    if raw.count(b"{") + raw.count(b"[") != 1:
+        raise ValueError("cached value is not one flat JSON object")
     try:
         data = json.loads(raw)
-        return None if data == {"missing": True} else Route(**data)
-    except (TypeError, json.JSONDecodeError) as error:
-        raise ValueError(f"not a cached route: {raw!r}") from error
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"cached value is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError("cached value is not a JSON object")
+    if data.keys() == MISSING.keys() and data["missing"] is True:
+        return None
+    if data.keys() != ROUTE_FIELDS or not all(type(v) is str for v in data.values()):
+        raise ValueError(f"cached value does not hold the string fields {sorted(ROUTE_FIELDS)}")
+    if (data["environment"], data["model_name"]) != (environment, model_name):
+        raise ValueError("cached value names another model or environment")
+    if data["status"] not in STATUSES:
+        raise ValueError(f"cached value has an unknown status {data['status']!r}")
+    try:
+        check_namespace(data["namespace"])
+        parse_endpoint(data["endpoint"])
+    except RegistryError as error:
+        raise ValueError(f"cached value breaks the naming rules: {error}") from None
+    return Route(**data)
 
 
 def generation_key(environment: str) -> str:
@@ -100,16 +139,8 @@ def generation_key(environment: str) -> str:
 
 
 def ttl_from_env() -> int:
-    """REGISTRY_CACHE_TTL in seconds (default 120)."""
-    text = os.environ.get("REGISTRY_CACHE_TTL", "").strip()
-    if not text:
-        return DEFAULT_TTL
-    if not text.isdigit() or int(text) < 1:
-        raise RegistryError(
-            f"invalid REGISTRY_CACHE_TTL {text!r}: use a whole number of seconds of at least 1 "
-            f"(default {DEFAULT_TTL})"
-        )
-    return int(text)
+    """REGISTRY_CACHE_TTL in seconds (default 120, at most a day)."""
+    return env_int("REGISTRY_CACHE_TTL", DEFAULT_TTL, minimum=1, maximum=MAX_TTL, unit="seconds")
 
 
 def describe(url: str) -> str:
@@ -197,6 +228,10 @@ class Cache:
             )
         return [bool(filled) for filled in self._call(pipe.execute)]
 
+    def ping(self) -> None:
+        """Raise CacheUnavailable unless Redis answers (and accepts the credentials)."""
+        self._call(self.client.ping)
+
     def invalidate(self, keys: Iterable[str]) -> int:
         """Delete ``keys`` in one MULTI pipeline that first bumps their environments'
         generations (so no lookup in flight can refill them); return how many existed."""
@@ -229,33 +264,48 @@ class Cache:
         self.client.connection_pool.disconnect()
 
 
-def pending_invalidations(conn: psycopg.Connection) -> int:
-    """Cache keys queued by committed changes and not yet deleted from Redis."""
-    return conn.execute("SELECT count(*) FROM registry_cache_outbox").fetchone()[0]
+def pending_invalidations(conn: psycopg.Connection, keys: Sequence[str] | None = None) -> int:
+    """Cache keys queued by committed changes and not yet deleted from Redis (of ``keys``
+    only, when given)."""
+    if keys is None:
+        return conn.execute("SELECT count(*) FROM registry_cache_outbox").fetchone()[0]
+    return conn.execute(
+        "SELECT count(*) FROM registry_cache_outbox WHERE cache_key = ANY(%s)", (list(keys),)
+    ).fetchone()[0]
 
 
-def sync_outbox(conn: psycopg.Connection, cache: Cache) -> int:
+def sync_outbox(
+    conn: psycopg.Connection, cache: Cache, own_keys: Sequence[str] = (), wait: float = 0.0
+) -> int:
     """Delete the queued keys from Redis, then remove exactly those outbox rows.
 
     The rows are deleted (and so locked) in one statement whose transaction
     commits only after Redis confirmed the pipeline; SKIP LOCKED lets two syncs
     at once split the work instead of blocking. If Redis fails, the delete is
     rolled back, CacheUnavailable is raised and every row stays queued.
-    Returns the number of rows synced.
+
+    ``own_keys`` are the keys of a change the caller just committed: their rows
+    are waited for (at most ``wait`` seconds) when another sync holds them, and
+    the keys are deleted from Redis even if that sync still holds them then, so
+    a sync stuck on a frozen Redis cannot leave a committed change's old route
+    cached. Returns the number of rows synced.
     """
     import psycopg
 
     try:
         with conn.transaction():
+            if own_keys:
+                _lock_rows(conn, own_keys, wait)
             # = ANY(ARRAY(...)), not IN (...): an index lookup per id instead of a
-            # semi-join, half the time for a 10,000-key apply.
+            # semi-join, half the time for a 10,000-key apply. Rows this transaction
+            # locked above are not skipped.
             keys = conn.execute(
                 "DELETE FROM registry_cache_outbox WHERE id = ANY(ARRAY("
                 " SELECT id FROM registry_cache_outbox FOR UPDATE SKIP LOCKED))"
                 " RETURNING cache_key"
             ).fetchall()
-            if keys:
-                cache.invalidate(key for (key,) in keys)
+            if keys or own_keys:
+                cache.invalidate([*(key for (key,) in keys), *own_keys])
             return len(keys)
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(
@@ -263,3 +313,20 @@ def sync_outbox(conn: psycopg.Connection, cache: Cache) -> int:
             f"{str(error).strip()}. Nothing was removed from the outbox; run "
             "`registry cache sync` again"
         ) from None
+
+
+def _lock_rows(conn: psycopg.Connection, keys: Sequence[str], wait: float) -> None:
+    """Lock the outbox rows of ``keys``, waiting at most ``wait`` seconds for a sync that
+    holds them; rows still held after that stay queued (the caller counts them)."""
+    import psycopg
+
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{max(1, int(wait * 1000))}ms",))
+    try:
+        with conn.transaction():  # a savepoint: a lock timeout must not end the sync
+            conn.execute(
+                "SELECT 1 FROM registry_cache_outbox WHERE cache_key = ANY(%s) FOR UPDATE",
+                (list(keys),),
+            )
+    except psycopg.errors.LockNotAvailable:
+        pass
+    conn.execute("SELECT set_config('lock_timeout', '0', true)")

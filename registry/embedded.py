@@ -50,7 +50,17 @@ def ensure_running(home: Path | None = None) -> EmbeddedServer:
             f"See {data_dir / 'log'} for the server log, or set DATABASE_URL to use "
             "another PostgreSQL server"
         ) from error
-    return EmbeddedServer(url=server.get_uri(), data_dir=data_dir, started=not was_running)
+    url = _url(server.get_postmaster_info())
+    return EmbeddedServer(url=url, data_dir=data_dir, started=not was_running)
+
+
+def _url(info) -> str:
+    """Every connection setting spelled out: libpq would fill a gap from the PG* variables
+    (PGPORT, PGUSER, ...), which name the operator's other server, not this one."""
+    from psycopg.conninfo import make_conninfo
+
+    host = str(info.socket_dir) if info.socket_dir is not None else info.hostname
+    return make_conninfo(host=host, port=info.port, dbname="postgres", user="postgres")
 
 
 def _pid_alive(pid_file: Path) -> bool:

@@ -45,6 +45,10 @@ class LockTimeout(RegistryError):
     """Another apply holds the environment's lock for longer than we may wait."""
 
 
+class InvalidSetting(RegistryError):
+    """An environment variable or option holds a value the registry cannot use."""
+
+
 class AuditChainBroken(RegistryError):
     """An audit row no longer matches the hash chain: the log was edited."""
 

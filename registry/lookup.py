@@ -1,7 +1,8 @@
-"""The router's lookup: model name and environment to endpoint, cache-aside.
+"""The router's lookup: model name and environment to endpoint, in three tiers.
 
-``Resolver.resolve`` reads Redis first (one round trip), then one indexed
-query, and answers. The cache fill, guarded by the environment's generation
+``Resolver.resolve`` answers from process memory (``registry.local_cache``, kept
+coherent by Redis client tracking), else reads Redis (one round trip), else runs
+one indexed query, and answers. The cache fill, guarded by the environment's generation
 (see ``registry.cache``), runs on a background thread that sends the fills of
 a few milliseconds in one pipeline: a miss waits for two round trips instead of
 three, and the guard makes a late fill as safe as an early one. Redis trouble
@@ -17,15 +18,27 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from . import names
+from . import local_cache, names
 from .cache import Cache, CacheUnavailable, Fill, Route, decode, encode, ttl_from_env
+from .db import connection_options
+from .entry import cache_key
 from .errors import DatabaseUnavailable, ModelNotFound, ModelNotReady
+from .local_cache import ABSENT, LocalCache
+from .settings import env_int
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["LookupStats", "Resolver", "Route", "resolve"]
+
+# registry_lookups_total{result}: the tier that answered a ready route, or why none did.
+RESULTS = ("local_hit", "redis_hit", "database", "not_found", "not_ready", "error")
+_RESULT_OF_SOURCE = {"local": "local_hit", "redis": "redis_hit", "database": "database"}
 
 DEFAULT_NEGATIVE_TTL = 5.0
 # Fills waiting for Redis; past this a miss skips its fill (counted) rather than queue memory.
@@ -44,19 +57,39 @@ _QUERY = (
 class LookupStats:
     """Counters since the Resolver was created."""
 
-    cache_hits: int = 0
+    local_hits: int = 0  # answered from process memory
+    cache_hits: int = 0  # answered by Redis
     cache_misses: int = 0
+    cache_invalid: int = 0  # a cached value failed its checks: a miss, refilled
     cache_errors: int = 0  # Redis failed; the database answered instead
     fills_refused: int = 0  # an invalidation ran while the database was read
     fills_dropped: int = 0  # the fill queue was full
     database_queries: int = 0
     database_errors: int = 0
+    tracking_losses: int = 0  # the local tier's invalidation stream was lost or refused
+    local_entries: int = 0
+
+
+def local_cache_size_from_env() -> int:
+    """REGISTRY_LOCAL_CACHE_SIZE: entries of the in-process tier (default 100,000; 0: off)."""
+    return env_int(
+        "REGISTRY_LOCAL_CACHE_SIZE",
+        local_cache.DEFAULT_SIZE,
+        minimum=0,
+        maximum=local_cache.MAX_SIZE,
+        unit="cache entries",
+    )
 
 
 class Resolver:
-    """Cache-aside lookups against a pooled PostgreSQL and an optional Redis cache.
+    """Lookups from memory, then Redis, then a pooled PostgreSQL.
 
-    Takes ownership of ``cache``: ``close()`` closes both pools.
+    The in-process tier holds up to ``local_cache_size`` entries
+    (REGISTRY_LOCAL_CACHE_SIZE; 0 turns it off) and exists only with a ``cache``:
+    Redis is what invalidates it. ``metrics``, a prometheus_client
+    CollectorRegistry, receives ``registry_lookups_total{result}`` and
+    ``registry_local_cache_entries``. Takes ownership of ``cache``: ``close()``
+    closes both pools.
     """
 
     def __init__(
@@ -71,9 +104,15 @@ class Resolver:
         reconnect_timeout: float = 10.0,
         cache_retry_interval: float = 1.0,
         description: str = "the registry database",
+        local_cache_size: int | None = None,
+        metrics: CollectorRegistry | None = None,
     ) -> None:
-        self.cache = cache
+        size = local_cache_size_from_env() if local_cache_size is None else local_cache_size
         self.ttl = ttl_from_env() if ttl is None else ttl
+        # Metrics before anything is opened: a registry that has them already fails here.
+        self._local: LocalCache | None = None
+        self._results = None if metrics is None else self._register_metrics(metrics)
+        self.cache = cache
         self.negative_ttl = min(negative_ttl, self.ttl)
         self.cache_retry_interval = cache_retry_interval
         self.description = description
@@ -89,7 +128,7 @@ class Resolver:
             database_url,
             min_size=1,
             max_size=max_connections,
-            kwargs={"autocommit": True, "connect_timeout": max(1, int(pool_timeout))},
+            kwargs=connection_options(database_url, connect_timeout=max(1, int(pool_timeout))),
             timeout=pool_timeout,
             reconnect_timeout=reconnect_timeout,
             name="registry-lookup",
@@ -99,6 +138,25 @@ class Resolver:
         self._fills: queue.Queue[Fill | None] = queue.Queue(maxsize=FILL_QUEUE_SIZE)
         self._filler: threading.Thread | None = None
         self._filler_lock = threading.Lock()
+        # Last: the tracking thread must not outlive a constructor that failed.
+        self._local = LocalCache(cache, size) if cache is not None and size > 0 else None
+
+    def _register_metrics(self, registry: CollectorRegistry) -> dict[str, Any]:
+        from prometheus_client import Counter, Gauge
+
+        lookups = Counter(
+            "registry_lookups",
+            "Router lookups by result: the tier that answered a ready route (local_hit, "
+            "redis_hit, database), not_found, not_ready, or error (no tier could answer).",
+            ["result"],
+            registry=registry,
+        )
+        Gauge(
+            "registry_local_cache_entries",
+            "Routes held in the router's in-process cache.",
+            registry=registry,
+        ).set_function(lambda: len(self._local) if self._local is not None else 0)
+        return {result: lookups.labels(result) for result in RESULTS}
 
     @classmethod
     def from_env(cls, **options) -> Resolver:
@@ -110,8 +168,19 @@ class Resolver:
 
     @property
     def stats(self) -> LookupStats:
+        local = self._local
         with self._stats_lock:
-            return LookupStats(**self._counts)
+            counts = dict(self._counts)
+        if local is not None:
+            counts.update(
+                local_hits=local.hits, tracking_losses=local.losses, local_entries=len(local)
+            )
+        return LookupStats(**counts)
+
+    @property
+    def local_cache_active(self) -> bool:
+        """Whether the in-process tier is answering (tracking established)."""
+        return self._local is not None and self._local.active
 
     def _count(self, name: str, number: int = 1) -> None:
         with self._stats_lock:
@@ -119,18 +188,43 @@ class Resolver:
 
     def resolve(self, model_name: str, environment: str) -> Route:
         """The route of a ready model; raises ModelNotFound or ModelNotReady."""
+        return self.resolve_with_source(model_name, environment)[0]
+
+    def resolve_with_source(self, model_name: str, environment: str) -> tuple[Route, str]:
+        """``resolve``, and the tier that answered: "local", "redis" or "database"."""
+        results = self._results
+        try:
+            route, source = self._lookup(model_name, environment)
+        except DatabaseUnavailable:
+            if results is not None:
+                results["error"].inc()
+            raise
+        if route is None:
+            if results is not None:
+                results["not_found"].inc()
+            raise ModelNotFound(model_name)
+        if route.status != "ready":
+            if results is not None:
+                results["not_ready"].inc()
+            raise ModelNotReady(model_name, route.status)
+        if results is not None:
+            results[_RESULT_OF_SOURCE[source]].inc()
+        return route, source
+
+    def _lookup(self, model_name: str, environment: str) -> tuple[Route | None, str | None]:
+        key = cache_key(environment, model_name)
+        local = self._local
+        if local is not None:
+            # Before the name checks: only a checked lookup stores a key, and a key names
+            # one (environment, model) pair (names have no ':'), so a hit needs no check.
+            route = local.get(key)
+            if route is not ABSENT:
+                return route, "local"
+            epoch = local.epoch  # before the Redis read: a push after it refuses the store
         names.check_environment(environment)
         # Request input that cannot be a registered name is unknown: no cache key, no query.
         if not names.DNS_1035_LABEL.fullmatch(model_name or "") or len(model_name) > 63:
-            raise ModelNotFound(model_name)
-        route = self._lookup(model_name, environment)
-        if route is None:
-            raise ModelNotFound(model_name)
-        if route.status != "ready":
-            raise ModelNotReady(model_name, route.status)
-        return route
-
-    def _lookup(self, model_name: str, environment: str) -> Route | None:
+            return None, None
         cache = self.cache if time.monotonic() >= self._cache_skip_until else None
         generation = None
         if cache is not None:
@@ -140,16 +234,22 @@ class Resolver:
                 self._cache_failed()
                 cache = None
             else:
-                hit, route = _cached(raw)
-                if hit:
-                    self._count("cache_hits")
-                    return route
+                if raw is not None:
+                    try:
+                        route = decode(raw, environment, model_name)
+                    except ValueError:
+                        self._count("cache_invalid")  # refilled below, like any miss
+                    else:
+                        self._count("cache_hits")
+                        if local is not None:
+                            local.store(key, route, epoch)
+                        return route, "redis"
                 self._count("cache_misses")
         route = self._query(model_name, environment)
         ttl = self.ttl if route is not None else self.negative_ttl
         if cache is not None and ttl > 0:
             self._queue_fill((environment, model_name, encode(route), generation, ttl))
-        return route
+        return route, "database"
 
     def _queue_fill(self, fill: Fill) -> None:
         if self._filler is None:
@@ -201,7 +301,9 @@ class Resolver:
                 return self._fetch(model_name, environment)
             except PoolTimeout:
                 raise
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as error:
+                if not _did_not_answer(error):
+                    raise
                 # A server restart breaks every pooled connection at once: drop
                 # the broken ones, then retry once on a fresh connection.
                 self._pool.check()
@@ -214,20 +316,29 @@ class Resolver:
             row = conn.execute(_QUERY, (model_name, environment)).fetchone()
         return Route(model_name, environment, *row) if row else None
 
-    def _unavailable(self, error: Exception) -> DatabaseUnavailable:
+    def _unavailable(self, error: psycopg.Error) -> DatabaseUnavailable:
         self._count("database_errors")
         from .db import redact
 
         text = str(error).strip()
         reason = redact(text.splitlines()[0] if text else type(error).__name__, self._pool.conninfo)
+        if _did_not_answer(error):
+            return DatabaseUnavailable(
+                f"registry lookup failed: {self.description} did not answer ({reason}). "
+                "Check that PostgreSQL is running and DATABASE_URL is right; lookups recover "
+                "by themselves once it is back"
+            )
         return DatabaseUnavailable(
-            f"registry lookup failed: {self.description} did not answer ({reason}). "
-            "Check that PostgreSQL is running and DATABASE_URL is right; lookups recover by "
-            "themselves once it is back"
+            f"registry lookup failed: {self.description} answered with an error "
+            f"({error.sqlstate}: {reason}). Check that its schema is up to date "
+            "(`registry db migrate`) and that the router's role may read "
+            "model_registry_entries (a member of registry_reader)"
         )
 
     def close(self) -> None:
         """Finish the queued fills (a one-shot caller still leaves its fill), then close."""
+        if self._local is not None:
+            self._local.close()
         if self._filler is not None:
             self._fills.put(None)
             self._filler.join()
@@ -243,14 +354,11 @@ class Resolver:
         self.close()
 
 
-def _cached(raw: bytes | None) -> tuple[bool, Route | None]:
-    """(hit, route) for a cached value; an unreadable value counts as a miss and is refilled."""
-    if raw is None:
-        return False, None
-    try:
-        return True, decode(raw)
-    except ValueError:
-        return False, None
+def _did_not_answer(error: psycopg.Error) -> bool:
+    """No answer (connection lost, refused, timed out, server shutting down), as
+    opposed to an error the server answered with (no table, no permission, ...)."""
+    sqlstate = error.sqlstate
+    return sqlstate is None or sqlstate.startswith(("08", "57P"))
 
 
 _default: Resolver | None = None

@@ -1,4 +1,4 @@
-"""Versioned schema migrations, applied in order under an advisory lock."""
+"""Versioned schema migrations, applied in order under a transaction-level advisory lock."""
 
 from __future__ import annotations
 
@@ -47,31 +47,30 @@ def pending(conn: psycopg.Connection) -> list[Migration]:
 def migrate(conn: psycopg.Connection) -> list[Migration]:
     """Apply every pending migration; return the ones this call applied.
 
-    The session advisory lock makes concurrent callers (parallel CI jobs) wait for
-    each other; the second one then finds nothing left to do.
+    All of them run in one transaction under a transaction-level advisory lock
+    (a session lock would not survive PgBouncer's transaction pooling): concurrent
+    callers (parallel CI jobs) wait for each other, and the second one then finds
+    nothing left to do. A failing migration leaves the schema as it was.
     """
     import psycopg
 
     if not pending(conn):  # the common case costs one query and no lock
         return []
-    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
     try:
         with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS registry_schema_migrations ("
                 " version integer PRIMARY KEY, name text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())"
             )
-        done = []
-        for migration in pending(conn):
-            with conn.transaction():
+            done = pending(conn)
+            for migration in done:
                 conn.execute(migration.sql)
                 conn.execute(
                     "INSERT INTO registry_schema_migrations (version, name) VALUES (%s, %s)",
                     (migration.version, migration.name),
                 )
-            done.append(migration)
-        return done
     except psycopg.errors.InsufficientPrivilege:
         # A registry_reader or registry_writer member: only the owner changes the schema.
         raise SchemaOutdated(
@@ -79,8 +78,7 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
             f"migrations: {_names(pending(conn))}) and this database user may not change it "
             "(permission denied): run `registry db migrate` as the database owner first"
         ) from None
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+    return done
 
 
 def require_current(conn: psycopg.Connection) -> None:

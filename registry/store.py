@@ -17,6 +17,7 @@ from .entry import Entry, cache_key
 from .errors import (
     AuditChainBroken,
     DatabaseUnavailable,
+    InvalidSetting,
     LockTimeout,
     PermissionDenied,
     StaleRevision,
@@ -33,6 +34,7 @@ ENTRY_COLUMNS = (
 APPLY_LOCK_CLASS = 0x72656769  # "regi"
 # NOTIFY channel of every revision bump (payload: the environment), for the controller.
 CHANGES_CHANNEL = "registry_changes"
+MAX_LOCK_TIMEOUT = 3600
 
 
 # HealthRecord and EntryWrite are NamedTuples, not frozen dataclasses: an apply makes
@@ -143,6 +145,11 @@ def revision(conn: psycopg.Connection, environment: str) -> int:
 
 def snapshot(conn: psycopg.Connection, environment: str) -> tuple[int, list[Entry]]:
     """The environment's revision and entries, read consistently in one transaction."""
+    from psycopg.pq import TransactionStatus
+
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        # Inside environment_lock: nobody else can write the environment meanwhile.
+        return revision(conn, environment), list_entries(conn, environment=environment)
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         return revision(conn, environment), list_entries(conn, environment=environment)
@@ -308,6 +315,16 @@ ORDER BY position
 """
 
 
+def check_lock_timeout(seconds: float) -> float:
+    """``seconds`` when it is a usable lock wait: finite, 0 (do not wait) to an hour."""
+    if not 0 <= seconds <= MAX_LOCK_TIMEOUT:  # also false for nan
+        raise InvalidSetting(
+            f"invalid lock timeout {seconds!r}: use a number of seconds from 0 (do not wait) "
+            f"to {MAX_LOCK_TIMEOUT}"
+        )
+    return seconds
+
+
 @contextmanager
 def environment_lock(
     conn: psycopg.Connection, environments: str | Sequence[str], *, lock_timeout: float
@@ -318,28 +335,36 @@ def environment_lock(
     in transaction mode and are released by commit, rollback or a dead
     connection. They are taken in sorted order, so two applies of overlapping
     environments queue instead of deadlocking. Waiting is bounded by
-    ``lock_timeout`` seconds per lock.
+    ``lock_timeout`` seconds per lock; 0 does not wait at all (PostgreSQL would
+    read a lock_timeout of 0 as "forever").
     """
     import psycopg
 
+    check_lock_timeout(lock_timeout)
     wanted = sorted({environments} if isinstance(environments, str) else set(environments))
     try:
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(
-                "SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_timeout * 1000)}ms",)
-            )
+            if lock_timeout:
+                # At least 1 ms: a shorter wait would round to 0, which means no limit.
+                wait = f"{max(1, int(lock_timeout * 1000))}ms"
+                cur.execute("SELECT set_config('lock_timeout', %s, true)", (wait,))
             for environment in wanted:
+                key = (APPLY_LOCK_CLASS, lock_key(environment))
                 try:
-                    cur.execute(
-                        "SELECT pg_advisory_xact_lock(%s, %s)",
-                        (APPLY_LOCK_CLASS, lock_key(environment)),
-                    )
+                    if lock_timeout == 0:
+                        query = "SELECT pg_try_advisory_xact_lock(%s, %s)"
+                        taken = cur.execute(query, key).fetchone()[0]
+                    else:
+                        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", key)
+                        taken = True
                 except psycopg.errors.LockNotAvailable:
+                    taken = False
+                if not taken:
                     raise LockTimeout(
                         f"another apply holds the lock on environment {environment!r} and did "
                         f"not release it within {lock_timeout:g} s: wait for it to finish and "
                         "run the command again, or raise --lock-timeout. Nothing was written"
-                    ) from None
+                    )
             cur.execute("SELECT set_config('lock_timeout', '0', true)")
             yield
     except psycopg.errors.InsufficientPrivilege:

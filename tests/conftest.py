@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from registry.db import LIBPQ_SERVER_VARIABLES, in_ci
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -142,6 +144,24 @@ def redis_url(redis_server: RedisServer | None) -> Iterator[str]:
     yield url
 
 
+NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "CI", "REGISTRY_EMBEDDED", *LIBPQ_SERVER_VARIABLES}
+
+
+def require_tool(missing: str | None) -> None:
+    """Skip when a tool the test needs is missing (``missing`` says which and why), except
+    in CI: .ci/run installs every such tool, so there a missing one fails the test."""
+    if missing is None:
+        return
+    if in_ci():
+        pytest.fail(f"{missing}, and CI is set: .ci/run installs it, so this test must run")
+    pytest.skip(missing)
+
+
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment minus what chooses a database, plus ``env``."""
+    return {**{k: v for k, v in os.environ.items() if k not in NOT_INHERITED}, **(env or {})}
+
+
 def run_cli(
     *args: str,
     env: dict[str, str] | None = None,
@@ -150,12 +170,14 @@ def run_cli(
     program: str = "registry",
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed console script exactly as an operator would."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    full_env.update(env or {})
+    """Run the installed console script exactly as an operator would.
+
+    What chooses a database is not inherited (CI=true in a pipeline would refuse the
+    embedded default, a PGHOST would pick a server): each test passes what it means.
+    """
     return subprocess.run(
         [str(BIN / program), *args],
-        env=full_env,
+        env=cli_env(env),
         input=input,
         capture_output=True,
         text=True,

@@ -16,7 +16,14 @@ from .conftest import ROOT
 PHASES = {
     "plan": {"load+validate", "observe database", "observe kube", "diff", "render"},
     "apply": {"apply write", "invalidate"},
-    "resolve": {"resolve (cache hit)", "resolve (cache miss)"},
+    "resolve": {
+        "resolve (local hit)",
+        "resolve (cache hit)",
+        "resolve (cache miss)",
+        "8 threads, local tier (per lookup)",
+        "8 threads, Redis only (per lookup)",
+    },
+    "invalidation": {"invalidation p50", "invalidation p99"},
     "startup": {"registry --help", "registry validate examples/"},
     "declarative": {"2 x registry register", "1 x registry apply"},
 }
@@ -30,6 +37,7 @@ FLOORS = {
     },
     "apply": {"raw COPY of the same rows (entries, audit, outbox)", "raw Redis pipeline"},
     "resolve": {"raw GET + JSON decode", "raw indexed SELECT + SET"},
+    "invalidation": {"raw DEL round trip"},
     "startup": {"python -c 'import typer, yaml, jsonschema'"},
 }
 
@@ -38,6 +46,7 @@ def test_the_harness_reports_every_phase_floor_and_ratio(pg_admin_url, redis_url
     out = tmp_path / "results.json"
     env = {**os.environ, "DATABASE_URL": pg_admin_url, "REDIS_URL": redis_url}
     args = ["--models", "50", "--large-models", "120", "--runs", "1", "--imperative-models", "2"]
+    args += ["--invalidations", "5"]
     answer = subprocess.run(
         [sys.executable, "-m", "benchmarks", *args, "--json", str(out)],
         cwd=ROOT,
@@ -70,6 +79,10 @@ def test_the_harness_reports_every_phase_floor_and_ratio(pg_admin_url, redis_url
         "plan, GC-paused floors",
         "apply",
         "resolve hit",
+        "resolve local hit",
+        "8 threads: Redis only / local tier",
+        "invalidation p50",
+        "invalidation p99",
         "resolve miss",
         "plan 100k / plan 10k",
         "plan 100k peak RSS",

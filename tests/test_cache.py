@@ -48,11 +48,11 @@ def outbox(conn):
 
 def test_route_encoding_round_trips_and_rejects_garbage():
     route = Route("m", ENV, "system", "m-development.system.svc.cluster.local:8000", "ready")
-    assert decode(encode(route)) == route
-    assert decode(encode(None)) is None
+    assert decode(encode(route), ENV, "m") == route
+    assert decode(encode(None), ENV, "m") is None
     for garbage in (b"not json", b"[1]", b'{"model_name": "m"}'):
         with pytest.raises(ValueError):
-            decode(garbage)
+            decode(garbage, ENV, "m")
 
 
 def test_apply_deletes_the_queued_keys_and_empties_the_outbox(conn, cache):
@@ -143,7 +143,7 @@ def test_fill_is_refused_once_an_invalidation_ran_after_the_generation_was_read(
     # A lookup that reads after the invalidation may fill.
     _, generation = cache.read(ENV, "m")
     assert cache.fill_many([(ENV, "m", encode(route), generation, 60)]) == [True]
-    assert decode(cache.client.get(cache_key(ENV, "m"))) == route
+    assert decode(cache.client.get(cache_key(ENV, "m")), ENV, "m") == route
     assert 0 < cache.client.pttl(cache_key(ENV, "m")) <= 60_000
 
 

@@ -61,6 +61,7 @@ def test_resolve_prints_the_endpoint_and_fills_the_cache(conn, rcli, client):
         "namespace": "system",
         "endpoint": ENDPOINT,
         "status": "ready",
+        "source": "redis",  # the first resolve filled the cache
     }
     admin = ok(rcli("registry", "resolve", "-m", MODEL, "-e", ENV, program="admin-cli"))
     assert admin.stdout == f"{ENDPOINT}\n"
@@ -185,3 +186,56 @@ def test_cache_invalidate_rejects_invalid_names(conn, rcli, client):
     assert result.returncode == 1 and "error: invalid model name 'a:b'" in result.stderr
     assert client.get(KEY) == b"{}"
     untouched(conn, [], 0)
+
+
+def test_resolve_says_which_tier_answered(conn, rcli, client):
+    ok(rcli("register", "-m", MODEL, "-e", ENV))
+
+    def source():
+        return json.loads(ok(rcli("resolve", "-m", MODEL, "-e", ENV, "-o", "json")).stdout)[
+            "source"
+        ]
+
+    assert source() == "database"
+    assert source() == "redis"
+    client.delete(KEY)
+    assert source() == "database"
+
+
+def test_resolve_answers_from_redis_while_postgres_is_down(conn, rcli, client):
+    ok(rcli("register", "-m", MODEL, "-e", ENV))
+    ok(rcli("resolve", "-m", MODEL, "-e", ENV))  # fills the cache
+    down = f"postgresql://registry:s3cret-pass@127.0.0.1:{free_port()}/registry"
+    result = ok(rcli("resolve", "-m", MODEL, "-e", ENV, "-o", "json", env={"DATABASE_URL": down}))
+    assert json.loads(result.stdout)["source"] == "redis"
+    assert json.loads(result.stdout)["endpoint"] == ENDPOINT
+    # Not cached: the database must answer, and cannot.
+    client.delete(KEY)
+    result = rcli("resolve", "-m", MODEL, "-e", ENV, env={"DATABASE_URL": down})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: registry lookup failed: host 127.0.0.1, port ")
+    assert "did not answer" in result.stderr and "Traceback" not in result.stderr
+    assert "s3cret-pass" not in result.stderr
+
+
+def test_resolve_with_redis_and_postgres_down_is_one_clean_error(conn, rcli):
+    env = {
+        "DATABASE_URL": f"postgresql://registry:s3cret-pass@127.0.0.1:{free_port()}/registry",
+        "REDIS_URL": f"redis://:s3cret-pass@127.0.0.1:{free_port()}/0",
+    }
+    result = rcli("resolve", "-m", MODEL, "-e", ENV, env=env)
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("warning: Redis at 127.0.0.1:") and "did not answer" in lines[0]
+    assert lines[-1].startswith("error: registry lookup failed: host 127.0.0.1")
+    assert "s3cret-pass" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["\u0663", "99999999999999999999", "0", "86401", "-5", "1e3"])
+def test_resolve_refuses_a_cache_ttl_out_of_range(conn, rcli, value):
+    result = rcli("resolve", "-m", MODEL, "-e", ENV, env={"REGISTRY_CACHE_TTL": value})
+    failed(
+        result,
+        f"invalid REGISTRY_CACHE_TTL {value!r}: use a whole number of seconds from 1 to 86400 "
+        "written in ASCII digits (default 120), or unset it",
+    )

@@ -30,7 +30,9 @@ def test_validate_refuses_a_hostile_endpoint_as_an_error(tmp_path, endpoint):
     result = run_cli("validate", str(path))
     assert result.returncode == 1, result.stdout
     [finding] = result.stdout.splitlines()
-    assert finding.startswith(f"{path}:7:36: error: invalid endpoint {endpoint!r}: {POLICY}")
+    # (a long value is shortened in the finding, so the payload itself is not compared)
+    assert finding.startswith(f"{path}:7:36: error: invalid endpoint ")
+    assert POLICY in finding
     assert "differs from the naming convention" not in result.stdout
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, require_tool
 
 
 def missing_tools() -> list[str]:
@@ -34,11 +34,17 @@ def missing_tools() -> list[str]:
 
 
 MISSING = missing_tools()
-pytestmark = pytest.mark.skipif(
-    bool(MISSING),
-    reason=f"missing {' and '.join(MISSING)}: install with `npm install -g "
-    "gitlab-ci-local@4.60.1` and `apt-get install -y rsync` (.ci/run does this)",
-)
+
+
+@pytest.fixture(autouse=True)
+def _pipeline_tools() -> None:
+    require_tool(
+        f"missing {' and '.join(MISSING)}: install with `npm install -g "
+        "gitlab-ci-local@4.60.1` and `apt-get install -y rsync` (.ci/run does this)"
+        if MISSING
+        else None
+    )
+
 
 PIPELINE_TIMEOUT = 900
 

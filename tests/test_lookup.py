@@ -91,7 +91,7 @@ def test_miss_reads_the_database_and_fills_the_cache_with_the_ttl(conn, resolver
     route = resolver.resolve(MODEL, ENV)
     assert (route.endpoint, route.status, route.namespace) == (ENDPOINT, "ready", "system")
     resolver.flush()  # the fill runs off the request path
-    assert decode(cache.client.get(KEY)) == route
+    assert decode(cache.client.get(KEY), ENV, MODEL) == route
     assert 0 < cache.client.ttl(KEY) <= 120
     assert resolver.resolve(MODEL, ENV) == route
     stats = resolver.stats
@@ -131,7 +131,7 @@ def test_unknown_model_is_not_found_and_register_clears_the_negative_cache(conn,
         resolver.resolve(MODEL, ENV)
     assert str(raised.value) == f"model not found in registry: {MODEL}"
     resolver.flush()
-    assert decode(cache.client.get(KEY)) is None  # negative entry, short TTL
+    assert decode(cache.client.get(KEY), ENV, MODEL) is None  # negative entry, short TTL
     assert 0 < cache.client.pttl(KEY) <= lookup.DEFAULT_NEGATIVE_TTL * 1000
     with pytest.raises(ModelNotFound):
         resolver.resolve(MODEL, ENV)
@@ -229,7 +229,9 @@ def test_a_full_fill_queue_drops_fills_but_never_a_lookup(
                 resolver.resolve(f"unknown-{number}", ENV)
         assert resolver.stats.fills_dropped == 2  # two queued, two dropped
         held.release.set()
-    assert decode(cache.client.get(KEY)).endpoint == ENDPOINT  # close() ran the queued fills
+    assert (
+        decode(cache.client.get(KEY), ENV, MODEL).endpoint == ENDPOINT
+    )  # close() ran the queued fills
     assert [cache.client.exists(cache_key(ENV, f"unknown-{n}")) for n in range(4)] == [1, 1, 0, 0]
 
 
@@ -267,7 +269,7 @@ def test_redis_stopped_and_restarted_under_lookups(conn, resolver, cache, redis_
         redis_server.start()
     assert resolver.resolve(MODEL, ENV).endpoint == ENDPOINT
     resolver.flush()
-    assert decode(cache.client.get(KEY)).endpoint == ENDPOINT  # filled again
+    assert decode(cache.client.get(KEY), ENV, MODEL).endpoint == ENDPOINT  # filled again
     assert resolver.resolve(MODEL, ENV).endpoint == ENDPOINT
     stats = resolver.stats
     assert (stats.cache_misses, stats.cache_errors, stats.cache_hits) == (2, 1, 1)

@@ -25,11 +25,17 @@ FORMULAS = ("=cmd|' /C calc'!A0", "+1+cmd|x", "-2+3", "@SUM(A1)", "\t=1", "\r=1"
 
 def legacy_audit_row(conn, *, actor: str, model_name: str = "llama-2-7b", commit_sha=None):
     """An audit row as rows written before input checks could hold (raw text)."""
+    # chained as migration 0002 chains the rows written before it
     conn.execute(
         "INSERT INTO registry_audit_log"
-        " (environment, revision, plan_id, action, model_name, actor, commit_sha, after)"
-        " VALUES ('production', 1, 'legacy', 'create', %s, %s, %s, '{}')",
-        (model_name, actor, commit_sha),
+        " (recorded_at, environment, revision, plan_id, action, model_name, actor, commit_sha,"
+        "  after, chain_hash)"
+        " SELECT now(), 'production', 1, 'legacy', 'create', %(model)s, %(actor)s, %(sha)s, '{}',"
+        "  registry_audit_chain_step(NULL, (SELECT chain_hash FROM registry_audit_log"
+        "   WHERE environment = 'production' ORDER BY id DESC LIMIT 1),"
+        "   registry_audit_content(now(), 'production', 1, 'legacy', 'create', %(model)s,"
+        "   %(actor)s, %(sha)s, NULL, NULL, '{}'))",
+        {"model": model_name, "actor": actor, "sha": commit_sha},
     )
 
 

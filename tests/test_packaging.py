@@ -30,6 +30,7 @@ def test_wheel_ships_schemas_and_migrations_and_runs_anywhere(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "registry/migrations/0001_initial.sql" in names
     assert any(n.startswith("schemas/") and n.endswith(".json") for n in names)
+    assert "schemas/cache-entry.schema.json" in names  # the cached value's contract
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -16,15 +16,50 @@ from . import (  # noqa: F401  (importing a command module registers its command
     operator_commands,
 )
 from .app import admin_app, app
-from .common import say
+from .common import connection_lost, say
+
+try:  # typer 0.2x carries its own copy of click
+    from typer._click import exceptions as click_errors
+except ImportError:
+    from click import exceptions as click_errors
+
+# click >= 8.2: the help that `registry` alone prints
+_HELP_SHOWN = getattr(click_errors, "NoArgsIsHelpError", ())
 
 
 def _run(application: typer.Typer) -> None:
+    """Run a command; every error is one `error:` paragraph and exit 1.
+
+    Exit 2 is kept for what `plan --detailed-exitcode` means by it (changes): click
+    would use it for usage errors too, so a mistyped option in a scheduled drift
+    job would read as drift.
+    """
     try:
-        application()
+        code = application(standalone_mode=False)
+    except _HELP_SHOWN as error:
+        typer.echo(error.ctx.get_help(), err=True)
+        code = 1
+    except click_errors.UsageError as error:
+        where = f"`{error.ctx.command_path} --help`" if error.ctx else "`registry --help`"
+        message = error.format_message().rstrip(".")
+        say(f"error: {message}. See {where} for the usage")
+        code = 1
+    except click_errors.ClickException as error:
+        say(f"error: {error.format_message()}")
+        code = 1
+    except typer.Abort:
+        say("error: aborted; nothing more was done")
+        code = 1
     except RegistryError as error:
         say(f"error: {error}")
-        sys.exit(1)
+        code = 1
+    except Exception as error:
+        lost = connection_lost(error)
+        if lost is None:
+            raise
+        say(f"error: {lost}")
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def main() -> None:

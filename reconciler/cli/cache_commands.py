@@ -40,24 +40,39 @@ def resolve(
     model_name: ModelName,
     environment: Environment,
     output: Annotated[
-        ResolveFormat, typer.Option("--format", "-o", help="text: the endpoint; json: the entry.")
+        ResolveFormat,
+        typer.Option(
+            "--format",
+            "-o",
+            help="text: the endpoint; json: the entry and the tier that answered (source).",
+        ),
     ] = ResolveFormat.text,
 ) -> None:
-    """Look a model up exactly as the router does (cache first, then the database)."""
-    from registry import db
+    """Look a model up exactly as the router does (Redis first, then the database)."""
+    import logging
+
     from registry.lookup import Resolver
+
+    # The pool logs each failed connection attempt; the one error message below says it.
+    logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 
     names.check_target(model_name, environment)
     target = open_target()
-    db.connect(target).close()  # brings the schema up to date, as every command does
     cache = open_cache()
-    with Resolver(target.url, cache=cache, description=target.description) as resolver:
+    # No connection before the lookup: like the router, answer from Redis while
+    # PostgreSQL is down. One lookup per process: no in-process tier to keep coherent.
+    with Resolver(
+        target.url, cache=cache, description=target.description, local_cache_size=0
+    ) as resolver:
         try:
-            route = resolver.resolve(model_name, environment)
+            route, source = resolver.resolve_with_source(model_name, environment)
         finally:
             if resolver.stats.cache_errors:
                 warn(f"Redis at {cache.description} did not answer: the database answered instead")
-    out(route.endpoint if output is ResolveFormat.text else render.to_json(route.to_dict()))
+    if output is ResolveFormat.text:
+        out(route.endpoint)
+    else:
+        out(render.to_json({**route.to_dict(), "source": source}))
 
 
 def _require_cache(command: str) -> Cache:
@@ -82,6 +97,8 @@ def cache_sync() -> None:
     cache = _require_cache("sync")
     conn = open_registry()
     synced = sync_outbox(conn, cache)
+    if not synced:
+        cache.ping()  # with nothing queued, a refusing Redis would otherwise go unnoticed
     out(f"Synced {synced} cache invalidation(s); {pending_invalidations(conn)} pending.")
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import enum
 import functools
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from reconciler.safe_text import escape, printable, redact_urls
+from registry.errors import RegistryError
 
 if TYPE_CHECKING:
     import psycopg
@@ -46,6 +48,9 @@ def warn(text: str) -> None:
     say(f"warning: {text}")
 
 
+_opened: list[Target] = []  # the database this command opened, for connection_lost
+
+
 def open_target() -> Target:
     """DATABASE_URL, or the embedded default (said in one line)."""
     from registry import db
@@ -54,7 +59,19 @@ def open_target() -> Target:
     if target.embedded_started is not None:
         how = "started" if target.embedded_started else "reusing"
         say(f"registry: DATABASE_URL is unset, {how} the {target.description}")
+    _opened.append(target)
     return target
+
+
+def connection_lost(error: BaseException) -> RegistryError | None:
+    """The message for a database connection that broke mid-command (PostgreSQL stopped
+    after connect); None when ``error`` is something else, i.e. a bug."""
+    psycopg = sys.modules.get("psycopg")  # not imported: no database was used
+    if psycopg is None or not isinstance(error, psycopg.OperationalError) or not _opened:
+        return None
+    from registry import db
+
+    return db.unavailable(_opened[-1], error, lost=True)
 
 
 def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:
@@ -112,8 +129,21 @@ Actor = Annotated[
         callback=_checked_actor,
     ),
 ]
+
+
+def _lock_timeout(seconds: float) -> float:
+    from registry.store import check_lock_timeout
+
+    return check_lock_timeout(seconds)
+
+
 LockTimeout = Annotated[
-    float, typer.Option("--lock-timeout", help="Seconds to wait for another apply's lock.")
+    float,
+    typer.Option(
+        "--lock-timeout",
+        help="Seconds to wait for another apply's lock (0: do not wait; at most 3600).",
+        callback=_lock_timeout,
+    ),
 ]
 Format = Annotated[OutputFormat, typer.Option("--format", "-o", help="Output format.")]
 

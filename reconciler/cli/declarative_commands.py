@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import enum
 import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +15,7 @@ import typer
 from reconciler import render
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
 from reconciler.files import write_text
+from registry.errors import RegistryError, StaleRevision
 
 from .app import GITOPS, app
 from .common import (
@@ -28,11 +32,21 @@ from .common import (
 from .kube_commands import KubeContext, NoKube, health_for
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    import psycopg
+
+    from reconciler.health import Health
     from reconciler.manifest import LoadResult, Manifest
     from reconciler.plan import Plan
+    from reconciler.reconcile import HealthFor
+    from registry.entry import Entry
+
+    Observed = Mapping[str, Health] | None  # a manifest's health as HealthFor returned it
 
 
 DEFAULT_WAIT_TIMEOUT = 300.0
+WAIT_INTERVAL = 2.0  # seconds between observations while waiting
 
 
 class PlanFormat(enum.StrEnum):
@@ -46,6 +60,10 @@ PLAN_RENDERERS = {
     PlanFormat.json: render.plan_json,
     PlanFormat.markdown: render.plan_markdown,
 }
+
+
+class ApplyRefused(RegistryError):
+    """`apply` will not go ahead without an explicit decision from the operator."""
 
 
 Paths = Annotated[
@@ -89,6 +107,82 @@ def _manifests(paths: list[Path], codequality: Path | None = None) -> list[Manif
             "the command again (`registry validate PATH` checks without touching the registry)"
         )
     return list(result.manifests)
+
+
+def _plan(conn: psycopg.Connection, manifests: list[Manifest], kube: HealthFor) -> list[Plan]:
+    """Desired state + registry (+ cluster) -> plans: the single step `plan` and `apply` share."""
+    from reconciler.reconcile import plan_manifests
+
+    return plan_manifests(conn, manifests, kube)
+
+
+def _waiting(plans: list[Plan]) -> list[str]:
+    """Enabled models whose deployment is not Healthy yet (only enabled ones are observed)."""
+    return [
+        f"{plan.environment}/{seen.model_name}"
+        for plan in plans
+        for seen in plan.observations
+        if seen.health != "Healthy"
+    ]
+
+
+def _wait_for_health(
+    conn: psycopg.Connection, manifests: list[Manifest], kube: HealthFor, timeout: float
+) -> list[Plan]:
+    """Re-plan until every observed model is Healthy or ``timeout`` s pass; the last plans."""
+    deadline = time.monotonic() + timeout
+    plans = _plan(conn, manifests, kube)
+    while (waiting := _waiting(plans)) and (left := deadline - time.monotonic()) > 0:
+        say(
+            f"Waiting for {len(waiting)} deployment(s) to become healthy ({left:.0f} s left): "
+            f"{', '.join(waiting)}"
+        )
+        time.sleep(min(WAIT_INTERVAL, left))
+        plans = _plan(conn, manifests, kube)
+    if waiting and timeout:
+        warn(f"--wait timed out after {timeout:g} s; applying {', '.join(waiting)} as pending")
+    return plans
+
+
+def _remembered(kube: HealthFor) -> tuple[HealthFor, dict[str, Observed]]:
+    """``kube``, keeping the latest health it saw per environment for the re-plan."""
+    seen: dict[str, Observed] = {}
+
+    def observe(manifest: Manifest, desired: Sequence[Entry]) -> Observed:
+        seen[manifest.environment] = health = kube(manifest, desired)
+        return health
+
+    return observe, seen
+
+
+def _replan_under_lock(
+    conn: psycopg.Connection, manifests: list[Manifest], seen: dict[str, Observed]
+) -> Callable[[Plan], Plan]:
+    """A shown plan, made again under the environment locks from the same observed health.
+
+    Kubernetes is observed before the locks; the registry is read again under
+    them. When another apply committed in between but the changes are still the
+    ones shown (and approved), this apply goes ahead instead of failing as stale.
+    """
+    by_environment = {manifest.environment: manifest for manifest in manifests}
+
+    def replan(shown: Plan) -> Plan:
+        manifest = by_environment[shown.environment]
+        [plan] = _plan(conn, [manifest], lambda m, desired: seen.get(m.environment))
+        if _change_specs(plan) != _change_specs(shown):
+            raise StaleRevision(
+                f"the registry changed while this plan was made (another apply to environment "
+                f"{plan.environment!r}); nothing was written: run apply again to plan against "
+                "the new state"
+            )
+        return replace(plan, plan_id=shown.plan_id)
+
+    return replan
+
+
+def _change_specs(plan: Plan) -> list[tuple]:
+    """What a plan changes, without ids, timestamps or health."""
+    return [(c.action, c.before and c.before.spec(), c.after.spec()) for c in plan.changes]
 
 
 def _warn_about(plans: list[Plan]) -> None:
@@ -155,10 +249,10 @@ def plan(
     no_kube: NoKube = False,
 ) -> None:
     """Show what applying the manifests would change in the registry."""
-    from reconciler import operations, reports, saved_plan
+    from reconciler import reports, saved_plan
 
     manifests = _manifests(paths, codequality)
-    plans = operations.plan(
+    plans = _plan(
         open_registry(), manifests, health_for(kube_context=kube_context, no_kube=no_kube)
     )
     _warn_about(plans)
@@ -222,7 +316,7 @@ def apply_command(
     ] = DEFAULT_WAIT_TIMEOUT,
 ) -> None:
     """Make the registry match the manifests, or apply a saved plan exactly."""
-    from reconciler import operations, saved_plan
+    from reconciler import saved_plan
     from reconciler.apply import apply_plans
 
     saved = len(paths) == 1 and paths[0].suffix == ".json"
@@ -231,7 +325,7 @@ def apply_command(
         # (as `terraform apply PLANFILE`); its signature, the checks of every change and
         # the revision keep it honest.
         if wait:
-            raise operations.ApplyRefused(
+            raise ApplyRefused(
                 "--wait re-plans from the manifests, but a saved plan is applied exactly as it "
                 "was reviewed. Nothing was written. Apply the manifests with --wait, or the "
                 "saved plan without it"
@@ -245,17 +339,23 @@ def apply_command(
             )
         conn = open_registry()
         reviewed = True
+        replan = None
     else:
         manifests = _manifests(paths)
         conn = open_registry()
-        kube = health_for(kube_context=kube_context, no_kube=no_kube)
-        plans = operations.wait_for_health(
-            conn, manifests, kube, timeout if wait else 0, notify=say
-        )
+        kube, seen = _remembered(health_for(kube_context=kube_context, no_kube=no_kube))
+        plans = _wait_for_health(conn, manifests, kube, timeout if wait else 0)
         reviewed = auto_approve
+        replan = _replan_under_lock(conn, manifests, seen)
     out(render.plans_text(plans))
     _warn_about(plans)
-    operations.refuse_mass_removal(plans, allowed=allow_mass_removal)
+    removing = [p.environment for p in plans if p.mass_removal]
+    if removing and not allow_mass_removal:
+        raise ApplyRefused(
+            f"refusing to apply: the plan for {', '.join(removing)} disables or deregisters most "
+            "of the environment's ready entries (see above). Nothing was written. If that is "
+            "intended, run the command again with --allow-mass-removal"
+        )
     if any(p.has_changes for p in plans) and not reviewed:
         _confirm()
     results = apply_plans(
@@ -266,6 +366,7 @@ def apply_command(
         cache=open_cache(),
         recheck=saved,
         allow_mass_removal=allow_mass_removal,
+        replan=replan,
     )
     for result in results:
         report_apply(result)
@@ -274,8 +375,6 @@ def apply_command(
 
 
 def _confirm() -> None:
-    from reconciler.operations import ApplyRefused
-
     if not sys.stdin.isatty():
         raise ApplyRefused(
             "refusing to ask for confirmation: stdin is not a terminal. Nothing was written. "

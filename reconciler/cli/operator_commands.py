@@ -218,7 +218,9 @@ def list_entries(
 def history(
     environment: EnvironmentFilter = None,
     model_name: ModelNameFilter = None,
-    limit: Annotated[int, typer.Option(help="Most recent records to show.")] = 50,
+    limit: Annotated[
+        int, typer.Option(help="Most recent records to show (1 to 10000).", min=1, max=10000)
+    ] = 50,
     output: Format = OutputFormat.table,
     verify: Annotated[
         bool,
