@@ -11,7 +11,7 @@ from registry.cache import Cache, CacheUnavailable, pending_invalidations, sync_
 from registry.entry import cache_key
 from registry.errors import DatabaseUnavailable, RegistryError, StaleRevision
 
-from . import audit_fields
+from . import audit_fields, liveness
 from .diff import mass_removal
 from .plan import Plan
 
@@ -64,7 +64,8 @@ def apply(
 
     Raises ``StaleRevision`` when the environment moved on since the plan was
     made and ``LockTimeout`` when another apply holds the environment. With
-    ``cache``, the router's cache is invalidated after the commit.
+    ``cache``, the router's cache is invalidated after the commit. Each enabled
+    entry's status comes from its latest recorded health and probe (``_gated``).
     """
     [result] = apply_plans(conn, [plan], actor=actor, lock_timeout=lock_timeout, cache=cache)
     return result
@@ -97,6 +98,7 @@ def apply_plans(
             plans = [replan(plan) for plan in plans]
         for plan in plans:
             _check_current(conn, plan, recheck=recheck, allow_mass_removal=allow_mass_removal)
+        plans = [_gated(conn, plan) for plan in plans]
         revisions = [_write(conn, plan, actor) for plan in plans]
     return [
         _invalidate(conn, ApplyResult(plan, revision), cache)
@@ -112,15 +114,18 @@ def apply_current(
     actor: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     cache: Cache | None = None,
+    liveness_only: bool = False,
 ) -> ApplyResult:
     """Plan and apply in one transaction under the environment lock.
 
     Imperative commands use this directly: their plan is made from the state
     seen under the lock, so concurrent commands queue instead of going stale.
+    ``liveness_only``: the controller's ready/pending moves, written without a
+    revision bump (not desired state: a reviewed saved plan stays applicable).
     """
     with store.environment_lock(conn, environment, lock_timeout=lock_timeout):
         plan = make_plan()
-        revision = _write(conn, plan, actor)
+        revision = _write(conn, plan, actor, liveness_only=liveness_only)
     return _invalidate(conn, ApplyResult(plan, revision), cache)
 
 
@@ -150,11 +155,20 @@ def _check_current(
         )
 
 
-def _write(conn: psycopg.Connection, plan: Plan, actor: str | None) -> int:
+def _gated(conn: psycopg.Connection, plan: Plan) -> Plan:
+    """Each enabled entry's status from its latest recorded health and probe (``liveness.gate``):
+    the controller may have seen the cluster after the plan did."""
+    names = [change.model_name for change in plan.changes]
+    return liveness.gate(plan, store.recorded_liveness(conn, plan.environment, names))
+
+
+def _write(
+    conn: psycopg.Connection, plan: Plan, actor: str | None, *, liveness_only: bool = False
+) -> int:
     """Write one plan's changes and observations (under its lock); the new revision."""
     environment = plan.environment
     observed = {
-        o.model_name: store.HealthRecord(o.model_name, o.health, o.checked_at)
+        o.model_name: store.HealthRecord(o.model_name, o.health, o.checked_at, o.probe)
         for o in plan.observations
     }
     # A created entry is written with its observation (one row write instead of an
@@ -166,11 +180,17 @@ def _write(conn: psycopg.Connection, plan: Plan, actor: str | None) -> int:
                 action=change.action,
                 entry=change.after,
                 observed=observed.get(change.model_name) if change.before is None else None,
+                reason=change.reason,
             )
             for change in plan.changes
         ]
         revision = store.write_changes(
-            conn, environment, plan.base_revision, writes, audit_context(plan, actor)
+            conn,
+            environment,
+            plan.base_revision,
+            writes,
+            audit_context(plan, actor),
+            bump_revision=not liveness_only,
         )
     else:
         revision = store.revision(conn, environment)

@@ -52,6 +52,7 @@ class Cluster:
 
     name: str  # "context prod-cluster (https://...)" or "in-cluster (https://...)"
     api: Any  # kubernetes.client.ApiClient
+    in_cluster: bool = False  # a pod's service account, not a kubeconfig
 
 
 def kubeconfig_status() -> str | None:
@@ -103,7 +104,9 @@ def connect(context: str | None = None) -> Cluster | None:
         ) from None
     # Our own loop retries what is worth retrying; urllib3's silent retries would hide it.
     configuration.retries = False
-    return Cluster(f"{label} ({configuration.host})", client.ApiClient(configuration))
+    return Cluster(
+        f"{label} ({configuration.host})", client.ApiClient(configuration), label == "in-cluster"
+    )
 
 
 def observe_health(
@@ -167,7 +170,7 @@ def _list(
     while True:
         last = attempt == retries
         try:
-            return json.loads(_get(cluster, LIST_PATHS[kind].format(namespace), timeout))["items"]
+            return json.loads(get(cluster, LIST_PATHS[kind].format(namespace), timeout))["items"]
         except SSLError as error:  # what the client reported as status 0 (see _refusal)
             refused = ApiException(0, "\n".join([type(error).__name__, str(error)]))
             raise ClusterError(_refusal(verb, cluster, refused)) from None
@@ -206,8 +209,10 @@ def _list(
         delay, attempt = delay * 2, attempt + 1
 
 
-def _get(cluster: Cluster, path: str, timeout: float) -> bytes:
+def get(cluster: Cluster, path: str, timeout: float, *, stream: bool = False) -> Any:
     """GET ``path`` with the client's TLS, proxy and credentials; the body, or ApiException.
+
+    ``stream``: the open urllib3 response instead of the body (a watch).
 
     The generated API classes are bypassed on purpose: importing them loads hundreds
     of model classes and every call is validated, which doubled the cost of observing
@@ -227,10 +232,13 @@ def _get(cluster: Cluster, path: str, timeout: float) -> bytes:
         headers=headers,
         timeout=Timeout(connect=timeout, read=timeout),
         retries=False,
+        preload_content=not stream,
     )
     if not 200 <= response.status <= 299:
+        if stream:
+            response.read()
         raise ApiException(http_resp=response)
-    return response.data
+    return response if stream else response.data
 
 
 def _refusal(verb: str, cluster: Any, error: Any) -> str:

@@ -53,6 +53,9 @@ class Observation:
     health: str
     checked_at: datetime
     reason: str | None = None
+    # The controller's GET /v1/models verdict ('ok' or why not); plans never probe, and
+    # saved plans do not carry it.
+    probe: str | None = None
 
 
 def observations(health: Mapping[str, Health] | None) -> tuple[Observation, ...]:

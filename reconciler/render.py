@@ -173,10 +173,18 @@ def _change_text(change: Change) -> list[str]:
     else:
         pairs = [(f.name, f"{json.dumps(f.old)} -> {json.dumps(f.new)}") for f in change.fields]
     if change.reason:
-        pairs.append(("reason", escape(change.reason)))
+        pairs.append(("reason", escape(_with_health(change))))
     width = max((len(name) for name, _ in pairs), default=0)
     lines += [f"      {name.ljust(width)} = {value}" for name, value in pairs]
     return lines
+
+
+def _with_health(change: Change) -> str:
+    """The pending reason, after the health it comes from (Degraded: ...) when it is one."""
+    health = change.after.health
+    if health in ("Healthy", "Unknown") or change.reason.startswith(f"deployment is {health}"):
+        return change.reason
+    return f"{health}: {change.reason}"
 
 
 def plan_summary_line(plan: Plan) -> str:

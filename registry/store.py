@@ -32,6 +32,8 @@ ENTRY_COLUMNS = (
 )
 # Namespace of the per-environment advisory locks (first half of the two-int key).
 APPLY_LOCK_CLASS = 0x72656769  # "regi"
+# NOTIFY channel of every revision bump (payload: the environment), for the controller.
+CHANGES_CHANNEL = "registry_changes"
 MAX_LOCK_TIMEOUT = 3600
 
 
@@ -45,6 +47,7 @@ class HealthRecord(NamedTuple):
     model_name: str
     health: str
     checked_at: Any  # datetime
+    probe: str | None = None  # the controller's GET /v1/models verdict ('ok' or why not)
 
 
 class EntryWrite(NamedTuple):
@@ -57,6 +60,7 @@ class EntryWrite(NamedTuple):
     action: str
     entry: Entry
     observed: HealthRecord | None = None  # a new entry's first health observation
+    reason: str | None = None  # why the entry is pending (stored as status_reason)
 
 
 @dataclass(frozen=True)
@@ -238,7 +242,7 @@ _STAGE = """
 CREATE TEMP TABLE registry_writes (
     position integer, action text, model_name text, environment text, namespace text,
     endpoint text, status text, health text, managed_by text, last_health_check timestamptz,
-    deregistered boolean
+    deregistered boolean, status_reason text
 ) ON COMMIT DROP
 """
 
@@ -259,9 +263,9 @@ WITH previous AS MATERIALIZED (
     -- insertion per row).
     INSERT INTO model_registry_entries
         (model_name, environment, namespace, endpoint, status, health, managed_by,
-         last_health_check, deregistered_at)
+         last_health_check, deregistered_at, status_reason)
     SELECT model_name, environment, namespace, endpoint, status, health, managed_by,
-           last_health_check, CASE WHEN deregistered THEN now() END
+           last_health_check, CASE WHEN deregistered THEN now() END, status_reason
     FROM registry_writes
     WHERE action = 'create'
 ), updated AS (
@@ -273,6 +277,7 @@ WITH previous AS MATERIALIZED (
         managed_by = w.managed_by,
         last_health_check = COALESCE(w.last_health_check, e.last_health_check),
         deregistered_at = CASE WHEN w.deregistered THEN COALESCE(e.deregistered_at, now()) END,
+        status_reason = w.status_reason,
         updated_at = now()
     FROM registry_writes w
     WHERE w.action <> 'create'
@@ -286,7 +291,8 @@ WITH previous AS MATERIALIZED (
                'model_name', w.model_name, 'environment', w.environment,
                'namespace', w.namespace, 'endpoint', w.endpoint, 'status', w.status,
                'health', w.health, 'managed_by', w.managed_by,
-               'last_health_check', w.last_health_check, 'deregistered', w.deregistered) AS after
+               'last_health_check', w.last_health_check, 'deregistered', w.deregistered,
+               'reason', w.status_reason) AS after
     FROM registry_writes w
     LEFT JOIN previous USING (position)
 )
@@ -392,22 +398,29 @@ def write_changes(
     base_revision: int,
     writes: Sequence[EntryWrite],
     audit: AuditContext,
+    *,
+    bump_revision: bool = True,
 ) -> int:
     """Write ``writes`` inside ``environment_lock`` and return the new revision.
 
     Refuses a stale base revision, writes the entries, appends one audit row
     per write, bumps the revision once and queues the changed cache keys in
     the outbox. Rows travel by COPY: a handful of round trips and no per-row
-    statement, whatever the number of rows.
+    statement, whatever the number of rows. A bump also notifies ``registry_changes``
+    listeners (the controller) at commit. ``bump_revision=False`` is for liveness
+    (the controller's ready/pending moves): not desired state, so saved plans stay valid.
     """
-    require_revision(conn, environment, base_revision)
+    current = require_revision(conn, environment, base_revision)
     with conn.cursor() as cur:
-        new_revision = cur.execute(
-            "INSERT INTO registry_revisions (environment, revision) VALUES (%s, 1)"
-            " ON CONFLICT (environment) DO UPDATE"
-            " SET revision = registry_revisions.revision + 1 RETURNING revision",
-            (environment,),
-        ).fetchone()[0]
+        new_revision = current
+        if bump_revision:
+            new_revision = cur.execute(
+                "INSERT INTO registry_revisions (environment, revision) VALUES (%s, 1)"
+                " ON CONFLICT (environment) DO UPDATE"
+                " SET revision = registry_revisions.revision + 1 RETURNING revision",
+                (environment,),
+            ).fetchone()[0]
+            cur.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, environment))
         cur.execute(_STAGE)
         with cur.copy("COPY registry_writes FROM STDIN") as copy:
             for position, w in enumerate(writes):
@@ -424,6 +437,7 @@ def write_changes(
                         w.entry.managed_by,
                         w.observed.checked_at if w.observed else w.entry.last_health_check,
                         w.entry.deregistered,
+                        w.reason,
                     )
                 )
         cur.execute(
@@ -457,8 +471,9 @@ def record_health(
     conn.execute(
         """
         UPDATE model_registry_entries AS e
-        SET health = o.health, last_health_check = o.checked_at
-        FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS o(model_name, health, checked_at)
+        SET health = o.health, last_health_check = o.checked_at, probe = COALESCE(o.probe, e.probe)
+        FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[])
+             AS o(model_name, health, checked_at, probe)
         WHERE e.environment = %s AND e.model_name = o.model_name
           AND (e.last_health_check IS NULL OR e.last_health_check <= o.checked_at)
         """,
@@ -466,6 +481,47 @@ def record_health(
             [r.model_name for r in records],
             [r.health for r in records],
             [r.checked_at for r in records],
+            [r.probe for r in records],
             environment,
         ),
     )
+
+
+class Liveness(NamedTuple):
+    """What is recorded about whether an entry is routable now (see record_health)."""
+
+    health: str
+    checked_at: Any  # datetime | None
+    probe: str | None
+    reason: str | None
+
+
+def recorded_liveness(
+    conn: psycopg.Connection, environment: str, model_names: Sequence[str]
+) -> dict[str, Liveness]:
+    """The recorded health, probe verdict and pending reason of ``model_names``."""
+    rows = conn.execute(
+        "SELECT model_name, health, last_health_check, probe, status_reason"
+        " FROM model_registry_entries WHERE environment = %s AND model_name = ANY(%s)",
+        (environment, list(model_names)),
+    )
+    return {row[0]: Liveness(*row[1:]) for row in rows}
+
+
+def revisions(conn: psycopg.Connection, environments: Sequence[str]) -> dict[str, int]:
+    """The revision of each of ``environments`` (absent: never applied), one indexed query."""
+    rows = conn.execute(
+        "SELECT environment, revision FROM registry_revisions WHERE environment = ANY(%s)",
+        (list(environments),),
+    )
+    return dict(rows.fetchall())
+
+
+def status_counts(conn: psycopg.Connection, environment: str) -> dict[str, int]:
+    """How many entries of ``environment`` are ready, pending, disabled or deregistered."""
+    rows = conn.execute(
+        "SELECT CASE WHEN deregistered_at IS NULL THEN status ELSE 'deregistered' END, count(*)"
+        " FROM model_registry_entries WHERE environment = %s GROUP BY 1",
+        (environment,),
+    )
+    return dict(rows.fetchall())

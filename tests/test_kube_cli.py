@@ -54,7 +54,10 @@ def test_plan_shows_pending_with_the_rollout_reason(kube: FakeKube, cli, tmp_pat
     llama, mistral, gpt = (text[text.index(f"+ {m}") :] for m in ("llama", "mistral", "gpt-neo"))
     assert 'status     = "ready"' in llama.split("+ ", 2)[1]
     assert 'status     = "pending"' in mistral.split("+ ", 2)[1]
-    assert "reason     = 0 of 1 updated replicas are available" in mistral.split("+ ", 2)[1]
+    assert (
+        "reason     = Progressing: 0 of 1 updated replicas are available"
+        in mistral.split("+ ", 2)[1]
+    )
     assert "deployment gpt-neo-production not found in namespace system" in gpt
     assert kube.count() == 2  # one namespace: one list of each kind
     assert entries(cli) == {}  # plan writes nothing

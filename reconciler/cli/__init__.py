@@ -10,6 +10,7 @@ from registry.errors import RegistryError
 
 from . import (  # noqa: F401  (importing a command module registers its commands)
     cache_commands,
+    controller_commands,
     declarative_commands,
     kube_commands,
     operator_commands,

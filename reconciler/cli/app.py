@@ -8,7 +8,8 @@ from typer.core import TyperGroup
 GITOPS = "GitOps: manifests to registry"
 OPERATOR = "Operator commands (admin-cli)"
 ROUTER = "Router, cache and cluster"
-PANELS = (GITOPS, OPERATOR, ROUTER)
+CONTROLLER = "Controller: the registry follows the cluster"
+PANELS = (GITOPS, OPERATOR, ROUTER, CONTROLLER)
 
 
 class _PanelOrder(TyperGroup):

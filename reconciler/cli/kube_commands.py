@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from registry import names
-from registry.errors import RegistryError
 
 from .app import ROUTER, app
-from .common import Environment, ModelName, out, say
+from .common import Environment, open_registry, out, say
+from .controller_commands import ProbeVia
 
 if TYPE_CHECKING:
     from reconciler.health import Health
-    from reconciler.manifest import Manifest
+    from reconciler.liveness import Check
     from reconciler.reconcile import HealthFor
     from registry.entry import Entry
 
@@ -35,82 +35,28 @@ NoKube = Annotated[
 ]
 
 
-class DeploymentUnhealthy(RegistryError):
-    """The model's deployment is not serving, so it must not become routable."""
-
-
 @functools.cache
-def _say_no_cluster(status: str) -> None:
+def _say_once(line: str) -> None:
     # Cached: a folder of manifests observes once per environment but says this once.
-    say(f"kubernetes: {status}; health is not checked (Unknown)")
+    say(line)
 
 
 def observe(
     entries: Sequence[Entry], *, context: str | None, skip: bool = False, required: bool = False
 ) -> Mapping[str, Health] | None:
-    """Health of ``entries``, or None when observation is skipped.
+    """``operations.observe``, its notes said once on stderr."""
+    from reconciler import operations
 
-    Skipped with ``--no-kube`` (``skip``), and when no cluster is configured
-    at all, which is said once, unless ``required`` (an explicit
-    ``--kube-context``): then it is an error.
-    """
-    from reconciler import observe as kube
-
-    if skip:
-        return None
-    status = kube.kubeconfig_status()
-    if status is not None:
-        if required:
-            raise kube.ClusterError(
-                f"--kube-context {context} was given but {status}. Set KUBECONFIG to the file "
-                "that defines the context, or pass --no-kube to skip health checks"
-            )
-        _say_no_cluster(status)
-        return None
-    return kube.observe_health(entries, context=context)
+    return operations.observe(
+        entries, context=context, skip=skip, required=required, notify=_say_once
+    )
 
 
 def health_for(*, kube_context: str | None, no_kube: bool) -> HealthFor:
-    """How `plan` and `apply` observe a manifest's enabled models (reconcile.HealthFor).
+    """``operations.health_for``, its notes said once on stderr."""
+    from reconciler import operations
 
-    ``--kube-context`` wins over the manifest's ``spec.kube.context``; disabled
-    models are not observed, since nothing routes to them.
-    """
-
-    def observe_manifest(
-        manifest: Manifest, desired: Sequence[Entry]
-    ) -> Mapping[str, Health] | None:
-        enabled = [entry for entry in desired if entry.status == "ready"]
-        return observe(
-            enabled,
-            context=kube_context or manifest.kube_context,
-            skip=no_kube,
-            required=kube_context is not None,
-        )
-
-    return observe_manifest
-
-
-def target_entry(model_name: str, environment: str, namespace: str, endpoint: str | None) -> Entry:
-    """The entry a command about one model observes (endpoint default: the convention)."""
-    from registry.entry import Entry
-
-    endpoint = endpoint or names.convention_endpoint(model_name, environment, namespace)
-    return Entry(model_name, environment, namespace, endpoint)
-
-
-def require_healthy(entry: Entry, health: Health) -> None:
-    """Raise ``DeploymentUnhealthy`` (what is wrong, what to do) unless ``health`` is Healthy."""
-    if health.healthy:
-        return
-    deployment = names.service_name(entry.model_name, entry.environment)
-    raise DeploymentUnhealthy(
-        f"deployment {deployment} in namespace {entry.namespace} is not healthy "
-        f"({health.status}: {health.reason}), so {entry.model_name} was not registered and "
-        f"nothing was written. Check it with `kubectl rollout status deployment/{deployment} "
-        f"-n {entry.namespace}`, then run the command again; --no-verify-health registers it "
-        "without this check"
-    )
+    return operations.health_for(kube_context=kube_context, no_kube=no_kube, notify=_say_once)
 
 
 def replicas_text(health: Health) -> str:
@@ -124,8 +70,17 @@ class HealthFormat(enum.StrEnum):
 
 @app.command(rich_help_panel=ROUTER)
 def health(
-    model_name: ModelName,
     environment: Environment,
+    model_name: Annotated[
+        str | None,
+        typer.Option(
+            "--model-name",
+            "-m",
+            help="Model to check; without it, every entry of the environment is compared "
+            "with the cluster (exit 0 all agree, 2 some disagree).",
+            show_default=False,
+        ),
+    ] = None,
     namespace: Annotated[str, typer.Option(help="Kubernetes namespace.")] = names.DEFAULT_NAMESPACE,
     endpoint: Annotated[
         str | None, typer.Option(help="host:port of the Service (default: the naming convention).")
@@ -134,15 +89,43 @@ def health(
     output: Annotated[HealthFormat, typer.Option("--format", "-o", help="Output format.")] = (
         HealthFormat.table
     ),
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Without --model-name: no GET /v1/models checks.")
+    ] = False,
+    probe_via: Annotated[
+        ProbeVia | None,
+        typer.Option(
+            help="How endpoints are probed (default: direct in a pod, proxy with a kubeconfig).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Check a model's Deployment and Service in Kubernetes: exit 0 Healthy, 1 otherwise."""
+    """Check a model's Deployment and Service (exit 0 Healthy, 1 not), or a whole environment.
+
+    Without --model-name: every entry's registry status beside its live health and
+    GET /v1/models answer, and whether they agree (exit 0 all agree, 2 not, 1 error).
+    """
     from reconciler import observe as kube
+    from reconciler import operations
     from reconciler.render import to_json
+
+    if model_name is None:
+        names.check_environment(environment)
+        checks = operations.environment_health(
+            open_registry(),
+            environment,
+            context=kube_context,
+            probe_via=None if no_probe else (probe_via.value if probe_via else ""),
+        )
+        out(render_checks(checks, output))
+        if not all(c.agrees for c in checks):
+            raise typer.Exit(2)
+        return
 
     names.check_target(model_name, environment, namespace)
     if endpoint is not None:
         names.parse_endpoint(endpoint)
-    entry = target_entry(model_name, environment, namespace, endpoint)
+    entry = operations.target_entry(model_name, environment, namespace, endpoint)
     status = kube.kubeconfig_status()
     if status is not None:
         raise kube.ClusterError(
@@ -173,3 +156,38 @@ def health(
         out(f"{deployment} (namespace {namespace}): {seen.status}, {detail}")
     if not seen.healthy:
         raise typer.Exit(1)
+
+
+def render_checks(checks: Sequence[Check], output: HealthFormat) -> str:
+    from reconciler.render import table, to_json
+
+    if output is HealthFormat.json:
+        return to_json(
+            [
+                {
+                    "model_name": c.entry.model_name,
+                    "status": c.entry.status,
+                    "health": c.health,
+                    "probe": c.probe,
+                    "expected_status": c.expected,
+                    "agrees": c.agrees,
+                    "reason": c.reason,
+                }
+                for c in checks
+            ]
+        )
+    rows = [
+        (
+            c.entry.model_name,
+            c.entry.status,
+            c.health,
+            c.probe or "-",
+            "yes" if c.agrees else f"NO (should be {c.expected})",
+            c.reason or "",
+        )
+        for c in checks
+    ]
+    disagree = sum(not c.agrees for c in checks)
+    head = f"{len(checks)} entr{'y' if len(checks) == 1 else 'ies'}, {disagree} disagree"
+    columns = ("Model Name", "Status", "Health", "Probe", "Agrees", "Reason")
+    return f"{head}\n\n{table(columns, rows)}"

@@ -30,7 +30,7 @@ from .common import (
     say,
     warn,
 )
-from .kube_commands import KubeContext, observe, replicas_text, require_healthy, target_entry
+from .kube_commands import KubeContext, observe, replicas_text
 
 
 def _write(
@@ -43,29 +43,19 @@ def _write(
     actor: str | None,
     lock_timeout: float,
 ) -> None:
-    """Plan one entry's change against the current registry and apply it."""
-    from reconciler.apply import apply_current
-    from registry import store
+    """Plan one entry's change against the current registry, apply it, report it."""
+    from reconciler import operations
 
-    conn = open_registry()
-
-    def make_plan() -> Plan:
-        return build(
-            store.get_entry(conn, environment, model_name), store.revision(conn, environment)
-        )
-
-    if dry_run:
-        plan, result = make_plan(), None
-    else:
-        result = apply_current(
-            conn,
-            environment,
-            make_plan,
-            actor=actor,
-            lock_timeout=lock_timeout,
-            cache=open_cache(),
-        )
-        plan = result.plan
+    plan, result = operations.write_one(
+        open_registry(),
+        environment,
+        model_name,
+        build,
+        dry_run=dry_run,
+        actor=actor,
+        lock_timeout=lock_timeout,
+        cache=None if dry_run else open_cache(),
+    )
     for message in plan.warnings:
         warn(message)
     _report(plan, result if plan.has_changes else None, dry_run=dry_run, output=output)
@@ -126,7 +116,7 @@ def register(
     """
     from dataclasses import replace
 
-    from reconciler import operator
+    from reconciler import operations, operator
     from reconciler.plan import observations
 
     names.check_target(model_name, environment, namespace)
@@ -134,10 +124,10 @@ def register(
         names.parse_endpoint(endpoint)
     health = None
     if not no_verify_health:
-        entry = target_entry(model_name, environment, namespace, endpoint)
+        entry = operations.target_entry(model_name, environment, namespace, endpoint)
         health = observe([entry], context=kube_context, required=kube_context is not None)
         if health is not None:
-            require_healthy(entry, health[model_name])
+            operations.require_healthy(entry, health[model_name])
             say(f"Deployment is healthy ({replicas_text(health[model_name])}).")
 
     def build(current, revision):

@@ -1,0 +1,134 @@
+"""`registry controller`: parse the flags, then run ``reconciler.controller`` until SIGTERM."""
+
+from __future__ import annotations
+
+import enum
+import os
+from typing import Annotated
+
+import typer
+
+from registry import names
+from registry.errors import RegistryError
+
+from .app import CONTROLLER, app
+
+
+class ProbeVia(enum.StrEnum):
+    direct = "direct"
+    proxy = "proxy"
+
+
+class LogFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+class InvalidOption(RegistryError):
+    """A controller flag has a value it cannot run with."""
+
+
+def _positive(name: str, value: float, *, zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not zero):
+        least = "0 or more" if zero else "more than 0"
+        raise InvalidOption(f"{name} must be {least} seconds, got {value:g}")
+
+
+@app.command(rich_help_panel=CONTROLLER)
+def controller(
+    environment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--environment",
+            "-e",
+            help="Environment to reconcile; repeat for several (env: REGISTRY_ENVIRONMENTS, "
+            "comma-separated).",
+            show_default=False,
+        ),
+    ] = None,
+    resync: Annotated[
+        float, typer.Option(help="Seconds between full re-lists, whatever the watches say.")
+    ] = 300.0,
+    probe_interval: Annotated[
+        float, typer.Option(help="Seconds between GET /v1/models checks of each endpoint.")
+    ] = 30.0,
+    probe_timeout: Annotated[float, typer.Option(help="Seconds a probe may take.")] = 2.0,
+    probe_via: Annotated[
+        ProbeVia | None,
+        typer.Option(
+            help="direct: http://ENDPOINT; proxy: the API server's service proxy "
+            "(default: direct in a pod, proxy with a kubeconfig).",
+            show_default=False,
+        ),
+    ] = None,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Trust Kubernetes health alone; no GET /v1/models.")
+    ] = False,
+    mass_unroute_confirm: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a mass unroute (over half an environment's ready entries) must be "
+            "observed before it is written."
+        ),
+    ] = 60.0,
+    lease_name: Annotated[str, typer.Option(help="Name of the leader election Lease.")] = (
+        "vllm-model-registry-controller"
+    ),
+    lease_namespace: Annotated[
+        str | None,
+        typer.Option(help="Namespace of the Lease (default: the pod's namespace, else system)."),
+    ] = None,
+    no_leader_election: Annotated[
+        bool,
+        typer.Option("--no-leader-election", help="Write without a Lease (one replica only)."),
+    ] = False,
+    metrics_port: Annotated[
+        int, typer.Option(help="Port of /metrics, /healthz and /readyz (0: any free port).")
+    ] = 9402,
+    log_format: Annotated[LogFormat, typer.Option(help="Log lines as text or JSON.")] = (
+        LogFormat.text
+    ),
+    kube_context: Annotated[
+        str | None, typer.Option(help="kubeconfig context (default: the current context).")
+    ] = None,
+) -> None:
+    """Keep enabled entries ready or pending as the cluster and their endpoints say."""
+    from reconciler import controller as reconciler_controller
+
+    wanted = environment or [
+        e.strip() for e in os.environ.get("REGISTRY_ENVIRONMENTS", "").split(",") if e.strip()
+    ]
+    if not wanted:
+        raise InvalidOption(
+            "no environment to reconcile: pass --environment E (repeat it for several) or set "
+            "REGISTRY_ENVIRONMENTS=production,staging"
+        )
+    for name in wanted:
+        names.check_environment(name)
+    for flag, value in (
+        ("--resync", resync),
+        ("--probe-interval", probe_interval),
+        ("--probe-timeout", probe_timeout),
+    ):
+        _positive(flag, value)
+    _positive("--mass-unroute-confirm", mass_unroute_confirm, zero=True)
+    if not 0 <= metrics_port <= 65535:
+        raise InvalidOption(f"--metrics-port must be 0..65535, got {metrics_port}")
+    reconciler_controller.run(
+        reconciler_controller.Settings(
+            environments=tuple(dict.fromkeys(wanted)),
+            resync=resync,
+            probe_interval=probe_interval,
+            probe_timeout=probe_timeout,
+            probe_via=probe_via.value if probe_via else None,
+            probe=not no_probe,
+            mass_unroute_confirm=mass_unroute_confirm,
+            lease_name=lease_name,
+            lease_namespace=lease_namespace,
+            leader_election=not no_leader_election,
+            metrics_port=metrics_port,
+            kube_context=kube_context,
+            listen_url=os.environ.get("REGISTRY_LISTEN_URL") or None,
+            log_format=log_format.value,
+        )
+    )

@@ -1,0 +1,136 @@
+"""Verifying an endpoint with vLLM's OpenAI-compatible ``GET /v1/models``.
+
+An entry is routable only when its endpoint answers with the entry's model
+name among ``data[].id``. ``direct`` calls ``http://{endpoint}/v1/models``
+(inside the cluster); ``proxy`` goes through the API server's service proxy
+with the kubeconfig's credentials (outside it). The API server uses the
+``Authorization`` header for itself, so ``VLLM_API_KEY`` is sent only directly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from registry import names
+from registry.entry import Entry
+
+from .. import observe
+
+WORKERS = 16  # probes in flight at once
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A probe's verdict: ``reason`` None when the endpoint serves the model.
+
+    ``conclusive`` False: the answer says nothing about the endpoint (the probe
+    was refused credentials), so no transition may follow from it.
+    """
+
+    reason: str | None
+    conclusive: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None and self.conclusive
+
+
+class Prober:
+    def __init__(
+        self,
+        *,
+        via: str,
+        cluster: observe.Cluster | None,
+        timeout: float,
+        api_key: str | None = None,
+        workers: int = WORKERS,
+    ) -> None:
+        import urllib3
+
+        self.via = via
+        self.cluster = cluster
+        self.timeout = timeout
+        self.headers = {"Accept": "application/json"}
+        if api_key and via == "direct":
+            self.headers["Authorization"] = f"Bearer {api_key}"
+        self.http = urllib3.PoolManager(maxsize=workers, retries=False)
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="probe")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def probe_all(self, entries: Iterable[Entry]) -> dict[tuple[str, str, str], Probe]:
+        """Probe ``entries`` concurrently; keyed by (environment, model, endpoint)."""
+        entries = list(entries)
+        verdicts = self.pool.map(self.probe, entries)
+        pairs = zip(entries, verdicts, strict=True)
+        return {(e.environment, e.model_name, e.endpoint): v for e, v in pairs}
+
+    def probe(self, entry: Entry) -> Probe:
+        try:
+            status, body = self._get(entry)
+        except Exception as error:  # noqa: BLE001 (every failure is a verdict)
+            return self._failure(error)
+        if status in (401, 403):
+            how = "set VLLM_API_KEY" if self.via == "direct" else "use --probe-via direct"
+            return Probe(f"endpoint refused the probe ({status}); {how}", conclusive=False)
+        if status != 200:
+            return Probe(f"endpoint answered {status} to GET /v1/models")
+        return Probe(served(body, entry.model_name))
+
+    def _get(self, entry: Entry) -> tuple[int, bytes]:
+        if self.via == "direct":
+            response = self.http.request(
+                "GET",
+                f"http://{entry.endpoint}/v1/models",
+                headers=self.headers,
+                timeout=self.timeout,
+            )
+            return response.status, response.data
+        from kubernetes.client.exceptions import ApiException
+
+        service = names.service_name(entry.model_name, entry.environment)
+        port = names.endpoint_port(entry.endpoint)
+        path = f"/api/v1/namespaces/{entry.namespace}/services/{service}:{port}/proxy/v1/models"
+        try:
+            return 200, observe.get(self.cluster, path, self.timeout)
+        except ApiException as error:
+            return error.status, error.body or b""
+
+    def _failure(self, error: Exception) -> Probe:
+        from urllib3.exceptions import (
+            ConnectTimeoutError,
+            MaxRetryError,
+            NameResolutionError,
+            NewConnectionError,
+            ReadTimeoutError,
+        )
+
+        cause = error.reason if isinstance(error, MaxRetryError) else error
+        if isinstance(cause, ReadTimeoutError):
+            return Probe(f"endpoint did not answer in {self.timeout:g} s")
+        # Through the proxy, not reaching the API server says nothing about the endpoint.
+        conclusive = self.via == "direct"
+        if isinstance(cause, NameResolutionError):
+            return Probe("endpoint's host name does not resolve", conclusive)
+        if isinstance(cause, NewConnectionError):  # first: urllib3 2 derives it from the next
+            return Probe("endpoint refused the connection", conclusive)
+        if isinstance(cause, ConnectTimeoutError):
+            return Probe(f"endpoint did not accept a connection in {self.timeout:g} s", conclusive)
+        return Probe(f"endpoint could not be reached ({type(cause).__name__})", conclusive)
+
+
+def served(body: bytes, model_name: str) -> str | None:
+    """None when ``body`` (a /v1/models answer) lists ``model_name``; else why not."""
+    try:
+        data: Any = json.loads(body)
+        ids = [str(item["id"]) for item in data["data"]]
+    except (ValueError, KeyError, TypeError):
+        return "endpoint did not answer GET /v1/models in the OpenAI format"
+    if model_name in ids:
+        return None
+    return f"endpoint serves [{', '.join(ids)}], not {model_name}"
