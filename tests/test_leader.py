@@ -274,3 +274,15 @@ def test_a_lease_request_that_fails_once_is_retried_by_the_next_attempt(kube, re
 
     wait_for(a.elector.is_leader)
     assert kube.requests_by_kind()["list"] == 0  # lease failures never touch the lists
+
+
+def test_release_gives_up_within_its_timeout_when_the_api_server_hangs(kube, replicas):
+    a = replicas("a", Timings(lease_duration=60, renew_deadline=40.0, retry_period=0.1))
+    assert a.elector.try_acquire_or_renew()
+    kube.delay = 30  # every request hangs, well within the renew deadline
+
+    released = a.elector.release(timeout=0.5)
+
+    kube.delay = 0
+    assert not released and not a.elector.is_leader()
+    assert holder(kube) == "a"  # not cleared: the lease runs out by itself

@@ -58,6 +58,7 @@ from registry.errors import RegistryError
 DEFAULT_NAME = "vllm-model-registry-controller"
 DEFAULT_NAMESPACE = "system"
 NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+RELEASE_TIMEOUT = 2.0  # seconds for giving the lease up: SIGTERM must exit within 5 s
 JITTER = 1.2  # client-go's JitterFactor: standbys retry after 1 to 2.2 retry periods
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ class LeaderElector:
         self._observed_at = 0.0  # monotonic time its spec last changed, to our knowledge
         self._renewed_at: float | None = None  # when our last successful write began
         self._last_failure: str | None = None
+        self._release_by: float | None = None  # while releasing: when requests must end
 
     # --- asking ----------------------------------------------------------------------------
 
@@ -236,13 +238,15 @@ class LeaderElector:
             self._last_failure = str(failure)
             return False
 
-    def release(self) -> bool:
+    def release(self, timeout: float = RELEASE_TIMEOUT) -> bool:
         """Stop leading at once and hand the lease over (client-go's release).
 
-        True when the lease no longer names this replica afterwards.
+        True when the lease no longer names this replica afterwards. Gives up after
+        ``timeout`` seconds (the lease then runs out by itself).
         """
         with self._lock:
             self._renewed_at = None  # no write of ours may follow this line
+            self._release_by = time.monotonic() + timeout
         try:
             lease = self._read()
             if lease is None or (lease.get("spec") or {}).get("holderIdentity") != self.identity:
@@ -261,6 +265,9 @@ class LeaderElector:
         except _Failed as failure:
             log.warning("could not release lease %s/%s: %s", self.namespace, self.name, failure)
             return False
+        finally:
+            with self._lock:
+                self._release_by = None
 
     # --- bookkeeping -------------------------------------------------------------------------
 
@@ -290,8 +297,10 @@ class LeaderElector:
     # --- the API server ----------------------------------------------------------------------
 
     def _timeout(self) -> float:
-        """A request may not outlive our leadership: it ends by the renew deadline."""
+        """A request may not outlive our leadership (the renew deadline) nor a release."""
         with self._lock:
+            if self._release_by is not None:
+                return max(self._release_by - time.monotonic(), 0.1)
             if self._renewed_at is None:
                 return self.timings.renew_deadline
             left = self._renewed_at + self.timings.renew_deadline - time.monotonic()
