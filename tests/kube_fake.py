@@ -182,6 +182,8 @@ class FakeKube:
         self.on_lease_write: Callable[[str, dict[str, Any]], None] | None = None
         self.backends: dict[tuple[str, str], str] = {}  # (namespace, service) -> base URL
         self.timers: list[threading.Timer] = []
+        # (namespace, name) -> [deployment lists still to answer rolling, finished deployment]
+        self.rollouts: dict[tuple[str, str], list[Any]] = {}
         self._listen(0)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -264,6 +266,29 @@ class FakeKube:
         timer.daemon = True
         self.timers.append(timer)
         timer.start()
+
+    def ready_after_lists(self, name: str, namespace: str, lists: int) -> None:
+        """Serve ``name`` as rolling out until ``lists`` deployment lists of its namespace
+        have been answered, then as finished: a rollout that ends between two observations
+        whatever the machine's speed."""
+        finished = self.objects["deployments"][(namespace, name)]
+        rolling = deployment(name, namespace, replicas=finished["spec"]["replicas"], ready=0)
+        rolling["metadata"]["uid"] = finished["metadata"]["uid"]
+        self.set_deployment(rolling)
+        with self.lock:
+            self.rollouts[(namespace, name)] = [lists, finished]
+
+    def _count_rollouts(self, namespace: str) -> None:
+        with self.lock:
+            done = []
+            for (ns, name), rollout in self.rollouts.items():
+                if ns == namespace:
+                    rollout[0] -= 1
+                    if rollout[0] <= 0:
+                        done.append((ns, name))
+            finished = [self.rollouts.pop(key)[1] for key in done]
+        for obj in finished:
+            self.set_deployment(obj)
 
     def set_backend(self, name: str, namespace: str, url: str | None) -> None:
         """Where the service proxy forwards for Service ``name`` (None: no endpoints)."""
@@ -381,6 +406,8 @@ class FakeKube:
             "metadata": {"resourceVersion": str(revision)},
             "items": items,
         }
+        if kind == "deployments":
+            self._count_rollouts(namespace)
         return 200, body, {}
 
     def _take_failure(self, kind: str) -> Failure | None:

@@ -47,6 +47,9 @@ def _pipeline_tools() -> None:
 
 
 PIPELINE_TIMEOUT = 900
+# Every job installs the package into a fresh venv: on a busy 2-core runner one pipeline
+# takes minutes, more than the suite's 300 s default per test.
+pytestmark = pytest.mark.timeout(2 * PIPELINE_TIMEOUT + 60)
 
 
 def git(repo: Path, *args: str) -> str:

@@ -132,7 +132,8 @@ def test_saved_plan_records_the_health_seen_when_planning(kube: FakeKube, cli, t
 
 def test_wait_applies_once_the_deployment_is_ready(kube: FakeKube, cli, tmp_path):
     kube.add_model("llama-2-7b", ENV)
-    kube.ready_after("llama-2-7b-production", "system", 1.5)
+    # Rolling out at the first observation, finished at the next: no race with start-up.
+    kube.ready_after_lists("llama-2-7b-production", "system", 1)
 
     result = apply(cli, manifest(tmp_path, "llama-2-7b"), "--wait", "--timeout", "120")
 
