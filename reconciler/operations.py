@@ -10,34 +10,44 @@ carrying the message.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from registry import names, store
 from registry.entry import Entry
-from registry.errors import RegistryError
+from registry.errors import RegistryError, StaleRevision
 
 from . import liveness
-from .apply import ApplyResult, apply_current
+from .apply import ApplyResult, apply_current, apply_plans
 from .health import Health
 from .plan import Change, Observation, Plan, change_for
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import psycopg
 
     from registry.cache import Cache
 
-    from .manifest import Manifest
+    from .manifest import LoadResult, Manifest
     from .reconcile import HealthFor
+
+    Observed = Mapping[str, Health] | None  # a manifest's health as HealthFor returned it
 
 Notify = Callable[[str], None]  # a line for the operator while an operation runs
 PROBE_TIMEOUT = 2.0  # seconds, for `registry health --environment`
 CONTROLLER = "controller"  # the audit actor of liveness moves
+WAIT_INTERVAL = 2.0  # seconds between observations while waiting
 
 
 class DeploymentUnhealthy(RegistryError):
     """The model's deployment is not serving, so it must not become routable."""
+
+
+class ApplyRefused(RegistryError):
+    """`apply` will not go ahead without an explicit decision from the operator."""
 
 
 # --- observing the cluster ----------------------------------------------------------------
@@ -112,6 +122,213 @@ def require_healthy(entry: Entry, health: Health) -> None:
         f"nothing was written. Check it with `kubectl rollout status deployment/{deployment} "
         f"-n {entry.namespace}`, then run the command again; --no-verify-health registers it "
         "without this check"
+    )
+
+
+# --- manifests, plan and apply --------------------------------------------------------------
+
+
+def load(paths: Sequence[Path], codequality: Path | None = None) -> LoadResult:
+    """Load and validate every manifest; the Code Quality report is written either way."""
+    from . import render, reports
+    from .files import write_text
+    from .manifest import load_paths
+
+    result = load_paths(paths)
+    if codequality is not None:
+        report = reports.codequality_report(result.findings)
+        write_text(codequality, render.to_json(report), "Code Quality report")
+    return result
+
+
+def manifests(
+    paths: Sequence[Path], *, codequality: Path | None = None, notify: Notify
+) -> list[Manifest]:
+    """Load and validate; every finding goes to ``notify``; ``ManifestInvalid`` on any error."""
+    from .manifest import ManifestInvalid
+
+    result = load(paths, codequality)
+    for finding in result.findings:
+        notify(str(finding))
+    if not result.ok:
+        raise ManifestInvalid(
+            f"{len(result.errors)} error(s) in the manifests (listed above): fix them and run "
+            "the command again (`registry validate PATH` checks without touching the registry)"
+        )
+    return list(result.manifests)
+
+
+def wait_for_health(
+    conn: psycopg.Connection,
+    manifests: Sequence[Manifest],
+    kube: HealthFor,
+    timeout: float,
+    *,
+    notify: Notify,
+    warn: Notify,
+) -> list[Plan]:
+    """Re-plan until every observed model is Healthy or ``timeout`` s pass; the last plans.
+
+    ``timeout`` 0 plans once. Progress goes to ``notify``, a timeout to ``warn``.
+    """
+    from .reconcile import plan_manifests
+
+    deadline = time.monotonic() + timeout
+    plans = plan_manifests(conn, manifests, kube)
+    while (waiting := _waiting(plans)) and (left := deadline - time.monotonic()) > 0:
+        notify(
+            f"Waiting for {len(waiting)} deployment(s) to become healthy ({left:.0f} s left): "
+            f"{', '.join(waiting)}"
+        )
+        time.sleep(min(WAIT_INTERVAL, left))
+        plans = plan_manifests(conn, manifests, kube)
+    if waiting and timeout:
+        warn(f"--wait timed out after {timeout:g} s; applying {', '.join(waiting)} as pending")
+    return plans
+
+
+def _waiting(plans: Sequence[Plan]) -> list[str]:
+    """Enabled models whose deployment is not Healthy yet (only enabled ones are observed)."""
+    return [
+        f"{plan.environment}/{seen.model_name}"
+        for plan in plans
+        for seen in plan.observations
+        if seen.health != "Healthy"
+    ]
+
+
+@dataclass(frozen=True)
+class PreparedApply:
+    """The plans `apply` is about to write, and how it writes them."""
+
+    conn: psycopg.Connection
+    plans: list[Plan]
+    reviewed: bool  # a saved plan, or --auto-approve: applied without a prompt
+    saved: bool  # a saved plan (its file is not trusted): every change re-checked
+    replan: Callable[[Plan], Plan] | None  # manifests: planned again under the locks
+
+    @property
+    def has_changes(self) -> bool:
+        return any(plan.has_changes for plan in self.plans)
+
+
+def prepare_apply(
+    paths: Sequence[Path],
+    *,
+    connect: Callable[[], psycopg.Connection],
+    kube: HealthFor,
+    wait: bool,
+    timeout: float,
+    auto_approve: bool,
+    notify: Notify,
+    warn: Notify,
+) -> PreparedApply:
+    """Plans for `apply`: one saved plan (a single .json path) exactly, or the manifests.
+
+    The registry is connected to (``connect``) only once the input is known to
+    be readable and valid.
+    """
+    from . import saved_plan
+
+    if len(paths) == 1 and paths[0].suffix == ".json":
+        # A saved plan was reviewed when it was made, so it is applied without a prompt
+        # (as `terraform apply PLANFILE`); its signature, the checks of every change and
+        # the revision keep it honest.
+        if wait:
+            raise ApplyRefused(
+                "--wait re-plans from the manifests, but a saved plan is applied exactly as it "
+                "was reviewed. Nothing was written. Apply the manifests with --wait, or the "
+                "saved plan without it"
+            )
+        plans = saved_plan.read(paths[0])
+        if saved_plan.plan_key() is None:
+            warn(
+                f"{saved_plan.PLAN_KEY_VARIABLE} is unset, so the origin of {paths[0]} is not "
+                "verified (its checksum only catches accidents): set the same key for "
+                "`registry plan --out` and `registry apply` to sign and verify saved plans"
+            )
+        return PreparedApply(connect(), plans, reviewed=True, saved=True, replan=None)
+    loaded = manifests(paths, notify=notify)
+    conn = connect()
+    kube, seen = _remembered(kube)
+    plans = wait_for_health(conn, loaded, kube, timeout if wait else 0, notify=notify, warn=warn)
+    replan = _replan_under_lock(conn, loaded, seen)
+    return PreparedApply(conn, plans, reviewed=auto_approve, saved=False, replan=replan)
+
+
+def _remembered(kube: HealthFor) -> tuple[HealthFor, dict[str, Observed]]:
+    """``kube``, keeping the latest health it saw per environment for the re-plan."""
+    seen: dict[str, Observed] = {}
+
+    def observe(manifest: Manifest, desired: Sequence[Entry]) -> Observed:
+        seen[manifest.environment] = health = kube(manifest, desired)
+        return health
+
+    return observe, seen
+
+
+def _replan_under_lock(
+    conn: psycopg.Connection, manifests: Sequence[Manifest], seen: dict[str, Observed]
+) -> Callable[[Plan], Plan]:
+    """A shown plan, made again under the environment locks from the same observed health.
+
+    Kubernetes is observed before the locks; the registry is read again under
+    them. When another apply committed in between but the changes are still the
+    ones shown (and approved), this apply goes ahead instead of failing as stale.
+    """
+    from .reconcile import plan_manifests
+
+    by_environment = {manifest.environment: manifest for manifest in manifests}
+
+    def replan(shown: Plan) -> Plan:
+        manifest = by_environment[shown.environment]
+        [plan] = plan_manifests(conn, [manifest], lambda m, desired: seen.get(m.environment))
+        if _change_specs(plan) != _change_specs(shown):
+            raise StaleRevision(
+                f"the registry changed while this plan was made (another apply to environment "
+                f"{plan.environment!r}); nothing was written: run apply again to plan against "
+                "the new state"
+            )
+        return replace(plan, plan_id=shown.plan_id)
+
+    return replan
+
+
+def _change_specs(plan: Plan) -> list[tuple]:
+    """What a plan changes, without ids, timestamps or health."""
+    return [(c.action, c.before and c.before.spec(), c.after.spec()) for c in plan.changes]
+
+
+def refuse_mass_removal(plans: Sequence[Plan], *, allowed: bool) -> None:
+    """Raise ``ApplyRefused`` when a plan removes most of an environment and that is not
+    ``allowed`` (--allow-mass-removal)."""
+    removing = [p.environment for p in plans if p.mass_removal]
+    if removing and not allowed:
+        raise ApplyRefused(
+            f"refusing to apply: the plan for {', '.join(removing)} disables or deregisters most "
+            "of the environment's ready entries (see above). Nothing was written. If that is "
+            "intended, run the command again with --allow-mass-removal"
+        )
+
+
+def apply_prepared(
+    prepared: PreparedApply,
+    *,
+    actor: str | None,
+    lock_timeout: float,
+    cache: Cache | None,
+    allow_mass_removal: bool,
+) -> list[ApplyResult]:
+    """Write a prepared apply, all environments or none (apply.apply_plans)."""
+    return apply_plans(
+        prepared.conn,
+        prepared.plans,
+        actor=actor,
+        lock_timeout=lock_timeout,
+        cache=cache,
+        recheck=prepared.saved,
+        allow_mass_removal=allow_mass_removal,
+        replan=prepared.replan,
     )
 
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import enum
 import sys
-import time
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,7 +12,6 @@ import typer
 from reconciler import render
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
 from reconciler.files import write_text
-from registry.errors import RegistryError, StaleRevision
 
 from .app import GITOPS, app
 from .common import (
@@ -32,21 +28,12 @@ from .common import (
 from .kube_commands import KubeContext, NoKube, health_for
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
-    import psycopg
-
-    from reconciler.health import Health
-    from reconciler.manifest import LoadResult, Manifest
     from reconciler.plan import Plan
-    from reconciler.reconcile import HealthFor
-    from registry.entry import Entry
-
-    Observed = Mapping[str, Health] | None  # a manifest's health as HealthFor returned it
 
 
 DEFAULT_WAIT_TIMEOUT = 300.0
-WAIT_INTERVAL = 2.0  # seconds between observations while waiting
 
 
 class PlanFormat(enum.StrEnum):
@@ -60,10 +47,6 @@ PLAN_RENDERERS = {
     PlanFormat.json: render.plan_json,
     PlanFormat.markdown: render.plan_markdown,
 }
-
-
-class ApplyRefused(RegistryError):
-    """`apply` will not go ahead without an explicit decision from the operator."""
 
 
 Paths = Annotated[
@@ -82,110 +65,7 @@ CodeQuality = Annotated[
 ]
 
 
-def _load(paths: list[Path], codequality: Path | None) -> LoadResult:
-    """Load and validate every manifest; the Code Quality report is written either way."""
-    from reconciler import reports
-    from reconciler.manifest import load_paths
-
-    result = load_paths(paths)
-    if codequality is not None:
-        report = reports.codequality_report(result.findings)
-        write_text(codequality, render.to_json(report), "Code Quality report")
-    return result
-
-
-def _manifests(paths: list[Path], codequality: Path | None = None) -> list[Manifest]:
-    """Load and validate; report every finding on stderr; raise when any is an error."""
-    from reconciler.manifest import ManifestInvalid
-
-    result = _load(paths, codequality)
-    for finding in result.findings:
-        say(str(finding))
-    if not result.ok:
-        raise ManifestInvalid(
-            f"{len(result.errors)} error(s) in the manifests (listed above): fix them and run "
-            "the command again (`registry validate PATH` checks without touching the registry)"
-        )
-    return list(result.manifests)
-
-
-def _plan(conn: psycopg.Connection, manifests: list[Manifest], kube: HealthFor) -> list[Plan]:
-    """Desired state + registry (+ cluster) -> plans: the single step `plan` and `apply` share."""
-    from reconciler.reconcile import plan_manifests
-
-    return plan_manifests(conn, manifests, kube)
-
-
-def _waiting(plans: list[Plan]) -> list[str]:
-    """Enabled models whose deployment is not Healthy yet (only enabled ones are observed)."""
-    return [
-        f"{plan.environment}/{seen.model_name}"
-        for plan in plans
-        for seen in plan.observations
-        if seen.health != "Healthy"
-    ]
-
-
-def _wait_for_health(
-    conn: psycopg.Connection, manifests: list[Manifest], kube: HealthFor, timeout: float
-) -> list[Plan]:
-    """Re-plan until every observed model is Healthy or ``timeout`` s pass; the last plans."""
-    deadline = time.monotonic() + timeout
-    plans = _plan(conn, manifests, kube)
-    while (waiting := _waiting(plans)) and (left := deadline - time.monotonic()) > 0:
-        say(
-            f"Waiting for {len(waiting)} deployment(s) to become healthy ({left:.0f} s left): "
-            f"{', '.join(waiting)}"
-        )
-        time.sleep(min(WAIT_INTERVAL, left))
-        plans = _plan(conn, manifests, kube)
-    if waiting and timeout:
-        warn(f"--wait timed out after {timeout:g} s; applying {', '.join(waiting)} as pending")
-    return plans
-
-
-def _remembered(kube: HealthFor) -> tuple[HealthFor, dict[str, Observed]]:
-    """``kube``, keeping the latest health it saw per environment for the re-plan."""
-    seen: dict[str, Observed] = {}
-
-    def observe(manifest: Manifest, desired: Sequence[Entry]) -> Observed:
-        seen[manifest.environment] = health = kube(manifest, desired)
-        return health
-
-    return observe, seen
-
-
-def _replan_under_lock(
-    conn: psycopg.Connection, manifests: list[Manifest], seen: dict[str, Observed]
-) -> Callable[[Plan], Plan]:
-    """A shown plan, made again under the environment locks from the same observed health.
-
-    Kubernetes is observed before the locks; the registry is read again under
-    them. When another apply committed in between but the changes are still the
-    ones shown (and approved), this apply goes ahead instead of failing as stale.
-    """
-    by_environment = {manifest.environment: manifest for manifest in manifests}
-
-    def replan(shown: Plan) -> Plan:
-        manifest = by_environment[shown.environment]
-        [plan] = _plan(conn, [manifest], lambda m, desired: seen.get(m.environment))
-        if _change_specs(plan) != _change_specs(shown):
-            raise StaleRevision(
-                f"the registry changed while this plan was made (another apply to environment "
-                f"{plan.environment!r}); nothing was written: run apply again to plan against "
-                "the new state"
-            )
-        return replace(plan, plan_id=shown.plan_id)
-
-    return replan
-
-
-def _change_specs(plan: Plan) -> list[tuple]:
-    """What a plan changes, without ids, timestamps or health."""
-    return [(c.action, c.before and c.before.spec(), c.after.spec()) for c in plan.changes]
-
-
-def _warn_about(plans: list[Plan]) -> None:
+def _warn_about(plans: Sequence[Plan]) -> None:
     for plan in plans:
         for message in plan.warnings:
             warn(f"{plan.environment}: {message}")
@@ -204,9 +84,9 @@ def validate(
     codequality: CodeQuality = None,
 ) -> None:
     """Check manifests (no database, no cluster): exit 0 valid, 1 invalid."""
-    from reconciler import reports
+    from reconciler import operations, reports
 
-    result = _load(paths, codequality)
+    result = operations.load(paths, codequality)
     for finding in result.findings:
         out(str(finding))
     if junit is not None:
@@ -249,10 +129,11 @@ def plan(
     no_kube: NoKube = False,
 ) -> None:
     """Show what applying the manifests would change in the registry."""
-    from reconciler import reports, saved_plan
+    from reconciler import operations, reports, saved_plan
+    from reconciler.reconcile import plan_manifests
 
-    manifests = _manifests(paths, codequality)
-    plans = _plan(
+    manifests = operations.manifests(paths, codequality=codequality, notify=say)
+    plans = plan_manifests(
         open_registry(), manifests, health_for(kube_context=kube_context, no_kube=no_kube)
     )
     _warn_about(plans)
@@ -316,65 +197,39 @@ def apply_command(
     ] = DEFAULT_WAIT_TIMEOUT,
 ) -> None:
     """Make the registry match the manifests, or apply a saved plan exactly."""
-    from reconciler import saved_plan
-    from reconciler.apply import apply_plans
+    from reconciler import operations
 
-    saved = len(paths) == 1 and paths[0].suffix == ".json"
-    if saved:
-        # A saved plan was reviewed when it was made, so it is applied without a prompt
-        # (as `terraform apply PLANFILE`); its signature, the checks of every change and
-        # the revision keep it honest.
-        if wait:
-            raise ApplyRefused(
-                "--wait re-plans from the manifests, but a saved plan is applied exactly as it "
-                "was reviewed. Nothing was written. Apply the manifests with --wait, or the "
-                "saved plan without it"
-            )
-        plans = saved_plan.read(paths[0])
-        if saved_plan.plan_key() is None:
-            warn(
-                f"{saved_plan.PLAN_KEY_VARIABLE} is unset, so the origin of {paths[0]} is not "
-                "verified (its checksum only catches accidents): set the same key for "
-                "`registry plan --out` and `registry apply` to sign and verify saved plans"
-            )
-        conn = open_registry()
-        reviewed = True
-        replan = None
-    else:
-        manifests = _manifests(paths)
-        conn = open_registry()
-        kube, seen = _remembered(health_for(kube_context=kube_context, no_kube=no_kube))
-        plans = _wait_for_health(conn, manifests, kube, timeout if wait else 0)
-        reviewed = auto_approve
-        replan = _replan_under_lock(conn, manifests, seen)
-    out(render.plans_text(plans))
-    _warn_about(plans)
-    removing = [p.environment for p in plans if p.mass_removal]
-    if removing and not allow_mass_removal:
-        raise ApplyRefused(
-            f"refusing to apply: the plan for {', '.join(removing)} disables or deregisters most "
-            "of the environment's ready entries (see above). Nothing was written. If that is "
-            "intended, run the command again with --allow-mass-removal"
-        )
-    if any(p.has_changes for p in plans) and not reviewed:
+    prepared = operations.prepare_apply(
+        paths,
+        connect=open_registry,
+        kube=health_for(kube_context=kube_context, no_kube=no_kube),
+        wait=wait,
+        timeout=timeout,
+        auto_approve=auto_approve,
+        notify=say,
+        warn=warn,
+    )
+    out(render.plans_text(prepared.plans))
+    _warn_about(prepared.plans)
+    operations.refuse_mass_removal(prepared.plans, allowed=allow_mass_removal)
+    if prepared.has_changes and not prepared.reviewed:
         _confirm()
-    results = apply_plans(
-        conn,
-        plans,
+    results = operations.apply_prepared(
+        prepared,
         actor=actor,
         lock_timeout=lock_timeout,
         cache=open_cache(),
-        recheck=saved,
         allow_mass_removal=allow_mass_removal,
-        replan=replan,
     )
     for result in results:
         report_apply(result)
-    if not any(p.has_changes for p in plans):
+    if not prepared.has_changes:
         say("No changes to apply.")
 
 
 def _confirm() -> None:
+    from reconciler.operations import ApplyRefused
+
     if not sys.stdin.isatty():
         raise ApplyRefused(
             "refusing to ask for confirmation: stdin is not a terminal. Nothing was written. "
