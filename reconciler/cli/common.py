@@ -140,12 +140,14 @@ _INTEGER = re.compile(r"[0-9]{1,9}", re.ASCII)
 _DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?", re.ASCII)
 
 
-def ascii_number(pattern: re.Pattern[str], convert: Callable[[str], T]) -> Callable[[str], T]:
+def ascii_number(
+    pattern: re.Pattern[str], convert: Callable[[str], T], what: str, rule: str
+) -> Callable[[str], T]:
     """A typer ``parser`` that takes only what ``pattern`` matches, converted by ``convert``."""
 
     def parse(value: str) -> T:
         if isinstance(value, str) and not pattern.fullmatch(value):
-            raise typer.BadParameter(f"{value[:40]!r} is not a number written in ASCII digits")
+            raise typer.BadParameter(f"invalid {what} {value[:40]!r}: {rule}")
         return convert(value)
 
     return parse
@@ -153,12 +155,13 @@ def ascii_number(pattern: re.Pattern[str], convert: Callable[[str], T]) -> Calla
 
 def limit_between(low: int, high: int) -> Callable[[str], int]:
     """A parser of a whole number in [low, high]."""
-    whole = ascii_number(_INTEGER, int)
+    rule = f"use a whole number from {low} to {high} in ASCII digits"
+    whole = ascii_number(_INTEGER, int, "limit", rule)
 
     def parse(value: str) -> int:
         number = whole(value)
         if not low <= number <= high:
-            raise typer.BadParameter(f"{number} is not in the range {low} to {high}")
+            raise typer.BadParameter(f"invalid limit {number}: {rule}")
         return number
 
     return parse
@@ -175,7 +178,12 @@ LockTimeout = Annotated[
     typer.Option(
         "--lock-timeout",
         help="Seconds to wait for another apply's lock (0: do not wait; at most 3600).",
-        parser=ascii_number(_DECIMAL, float),
+        parser=ascii_number(
+            _DECIMAL,
+            float,
+            "lock timeout",
+            "use a number of seconds from 0 (do not wait) to 3600 in ASCII digits",
+        ),
         callback=_lock_timeout,
     ),
 ]
