@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from registry import store
 from registry.cache import Cache, CacheUnavailable, pending_invalidations, sync_outbox
-from registry.entry import cache_key
+from registry.entry import Entry, cache_key
 from registry.errors import DatabaseUnavailable, RegistryError, StaleRevision
 
 from . import audit_fields, liveness
@@ -137,9 +137,10 @@ def _check_current(
     if not recheck or not plan.has_changes:
         return
     stored = store.list_entries(conn, environment=plan.environment)
-    exists = {entry.model_name for entry in stored}
+    by_name = {entry.model_name: entry for entry in stored}
     for change in plan.changes:
-        if (change.before is None) == (change.model_name in exists):
+        row = by_name.get(change.model_name)
+        if (change.before is None) == (row is not None):
             raise StaleRevision(
                 f"saved plan does not match the registry: it says {change.model_name!r} "
                 f"{'is not' if change.before is None else 'is'} registered in "
@@ -147,12 +148,28 @@ def _check_current(
                 f"{'is' if change.before is None else 'is not'}. Nothing was written; run "
                 "`registry plan --out FILE` again"
             )
+        if row is not None and _desired(row) != _desired(change.before):
+            # A `before` that is not the stored row would hide what the write changes.
+            raise StaleRevision(
+                f"saved plan does not match the registry: its `before` of "
+                f"{change.model_name!r} in {plan.environment!r} is not the stored entry at "
+                f"revision {current}, so what it shows is not what it would change. Nothing "
+                "was written; run `registry plan --out FILE` again"
+            )
     removal = mass_removal(stored, plan.changes)
     if removal and not allow_mass_removal:
         raise MassRemovalRefused(
             f"refusing to apply: in environment {plan.environment!r}, {removal}. Nothing was "
             "written"
         )
+
+
+def _desired(entry: Entry) -> dict[str, object]:
+    """``entry.spec()`` with ready and pending as one: the controller moves an enabled
+    entry between them without a revision bump (liveness, not desired state)."""
+    spec = entry.spec()
+    spec["status"] = "disabled" if entry.status == "disabled" else "enabled"
+    return spec
 
 
 def _gated(conn: psycopg.Connection, plan: Plan) -> Plan:

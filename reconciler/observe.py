@@ -24,7 +24,7 @@ from registry.errors import RegistryError
 
 from . import gcpause
 from .health import Health, model_health
-from .safe_text import redact_urls
+from .safe_text import redact_url, redact_urls
 
 DEFAULT_TIMEOUT = 10.0  # seconds, for connecting and for reading each answer
 RETRIES = 3  # extra attempts on 429, 5xx and connection resets
@@ -96,17 +96,19 @@ def connect(context: str | None = None) -> Cluster | None:
             label = "in-cluster"
         else:
             return None
-    except ConfigException as error:
+    except (ConfigException, ValueError) as error:
+        # ValueError: a server URL urlsplit rejects; its text is not shown (it may hold a
+        # password), only that the URL is malformed.
+        reason = error if isinstance(error, ConfigException) else "its server URL is malformed"
         raise ClusterError(
-            f"cannot use the kubeconfig{f' context {context!r}' if context else ''}: {error}. "
+            f"cannot use the kubeconfig{f' context {context!r}' if context else ''}: {reason}. "
             "Check KUBECONFIG and the context name (kubectl config get-contexts), or pass "
             "--no-kube to skip health checks"
         ) from None
     # Our own loop retries what is worth retrying; urllib3's silent retries would hide it.
     configuration.retries = False
-    return Cluster(
-        f"{label} ({configuration.host})", client.ApiClient(configuration), label == "in-cluster"
-    )
+    host = redact_url(configuration.host)  # never a password in a label
+    return Cluster(f"{label} ({host})", client.ApiClient(configuration), label == "in-cluster")
 
 
 def observe_health(

@@ -191,7 +191,8 @@ def plan_summary_line(plan: Plan) -> str:
     s = plan.summary()
     return (
         f"Plan: {s['create']} to create, {s['update']} to update, {s['enable']} to enable, "
-        f"{s['disable']} to disable, {s['deregister']} to deregister; {s['unchanged']} unchanged."
+        f"{s['disable']} to disable, {s['deregister']} to deregister; "
+        f"{int(s['unchanged'])} unchanged."
     )
 
 
@@ -230,7 +231,7 @@ def plan_text(plan: Plan) -> str:
         lines.append(plan_summary_line(plan))
     else:
         lines.append(
-            f"No changes. The registry matches the desired state ({plan.unchanged} unchanged)."
+            f"No changes. The registry matches the desired state ({int(plan.unchanged)} unchanged)."
         )
     return "\n".join(lines)
 
@@ -297,7 +298,7 @@ def plan_markdown(plans: Sequence[Plan]) -> str:
         lines.append(
             f"**{s['create']}** to create, **{s['update']}** to update, **{s['enable']}** to "
             f"enable, **{s['disable']}** to disable, **{s['deregister']}** to deregister; "
-            f"{s['unchanged']} unchanged."
+            f"{int(s['unchanged'])} unchanged."
         )
         parts.append("\n".join(lines))
     return "\n\n".join(parts)

@@ -48,7 +48,7 @@ def codequality_report(findings: Sequence[Finding]) -> list[dict]:
                 "check_name": finding.rule,
                 "fingerprint": fingerprint,
                 "severity": CODEQUALITY_SEVERITY.get(finding.severity, "info"),
-                "location": {"path": finding.path, "lines": {"begin": finding.line}},
+                "location": {"path": escape(finding.path), "lines": {"begin": finding.line}},
             }
         )
     return issues

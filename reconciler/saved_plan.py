@@ -14,15 +14,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from registry import names
 from registry.entry import HEALTHS, MANAGERS, STATUSES, Entry
 from registry.errors import RegistryError
+from registry.settings import env_text
 
 from . import files
 from .plan import ACTIONS, FORMAT_VERSION, Change, Plan, change_for
@@ -35,6 +36,8 @@ _AGAIN = "nothing was written; run `registry plan --out FILE` again"
 # A plan of 10,000 changes is about 10 MB; a saved plan nests 6 levels deep.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 32
+MAX_TEXT = 4096  # one warning or unmanaged model name
+CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of this host a plan's clock may be
 
 
 class InvalidPlanFile(RegistryError):
@@ -50,7 +53,7 @@ def document(plans: Sequence[Plan]) -> dict[str, Any]:
 
 def plan_key() -> bytes | None:
     """The signing key from REGISTRY_PLAN_KEY; None when unset (plans are only checksummed)."""
-    key = os.environ.get(PLAN_KEY_VARIABLE)
+    key = env_text(PLAN_KEY_VARIABLE)
     return key.encode("utf-8") if key else None
 
 
@@ -189,6 +192,18 @@ def _check_plan(item: dict[str, Any], plan: Plan, name: str) -> None:
             f"{name} is not a valid plan: revision {plan.base_revision!r} is not a "
             f"non-negative integer; {_AGAIN}"
         )
+    observed: dict[str, str] = {}
+    for observation in plan.observations:
+        try:
+            names.check_model_name(observation.model_name)
+            _one_of("health", observation.health, HEALTHS)
+            _check_time("checked_at", observation.checked_at)
+        except RegistryError as error:
+            raise InvalidPlanFile(
+                f"{name} is not a valid plan: an observation of environment "
+                f"{plan.environment!r}: {error}; {_AGAIN}"
+            ) from None
+        observed[observation.model_name] = observation.health
     seen: set[str] = set()
     pairs = zip(item["changes"], plan.changes, strict=True)
     for number, (raw, change) in enumerate(pairs, start=1):
@@ -199,20 +214,70 @@ def _check_plan(item: dict[str, Any], plan: Plan, name: str) -> None:
                     f"about ({change.model_name!r})"
                 )
             _check_change(plan.environment, change, seen)
+            _check_bookkeeping(change, observed.get(change.model_name))
         except RegistryError as error:
             raise InvalidPlanFile(
                 f"{name} is not a valid plan: change {number} of environment "
                 f"{plan.environment!r}: {error}; {_AGAIN}"
             ) from None
-    for observation in plan.observations:
-        try:
-            names.check_model_name(observation.model_name)
-            _one_of("health", observation.health, HEALTHS)
-        except RegistryError as error:
-            raise InvalidPlanFile(
-                f"{name} is not a valid plan: an observation of environment "
-                f"{plan.environment!r}: {error}; {_AGAIN}"
-            ) from None
+    _check_document(item, plan, name)  # last: the summary counts valid actions
+
+
+def _check_document(item: dict[str, Any], plan: Plan, name: str) -> None:
+    """The parts a reviewer reads beside the changes: none may say what the changes do not."""
+    try:
+        _check_time("created_at", datetime.fromisoformat(plan.created_at))
+        summary = item["summary"]
+        if type(plan.unchanged) is not int or plan.unchanged < 0:
+            raise RegistryError(f"unchanged {plan.unchanged!r} is not a non-negative integer")
+        if not isinstance(summary, dict) or any(type(v) is not int for v in summary.values()):
+            raise RegistryError("its summary counts are not integers")
+        if summary != plan.summary():
+            raise RegistryError("its summary does not count its changes")
+        if plan.mass_removal is not None and not isinstance(plan.mass_removal, str):
+            raise RegistryError("mass_removal is neither null nor text")
+        for key in ("unmanaged", "warnings"):
+            texts = item.get(key, [])
+            if not isinstance(texts, list) or not all(
+                isinstance(text, str) and len(text) <= MAX_TEXT for text in texts
+            ):
+                raise RegistryError(
+                    f"{key} is not a list of texts of at most {MAX_TEXT} characters"
+                )
+    except (RegistryError, TypeError, ValueError) as error:
+        reason = error if isinstance(error, RegistryError) else "created_at is not an ISO time"
+        raise InvalidPlanFile(
+            f"{name} is not a valid plan: in environment {plan.environment!r}, {reason}; {_AGAIN}"
+        ) from None
+
+
+def _check_time(what: str, value: datetime | None) -> None:
+    """A time from the file must be aware and not in the future: the newer-only rule of
+    recorded health would keep a far-future observation forever."""
+    if value is None:
+        return
+    if value.tzinfo is None:
+        raise RegistryError(f"{what} {value.isoformat()!r} has no time zone")
+    if value > datetime.now(UTC) + CLOCK_SKEW:
+        raise RegistryError(f"{what} {value.isoformat()!r} is in the future")
+
+
+def _check_bookkeeping(change: Change, observed: str | None) -> None:
+    """Health and its time are written from the plan: only what the plan saw may change."""
+    before = change.before
+    health = before.health if before else "Unknown"
+    checked = before.last_health_check if before else None
+    for entry in (before, change.after):
+        if entry is not None:
+            for what in ("last_health_check", "created_at", "updated_at", "deregistered_at"):
+                _check_time(what, getattr(entry, what))
+    if change.after.health not in (health, observed):
+        raise RegistryError(
+            f"after has health {change.after.health!r}, which neither before nor an "
+            "observation of the plan has"
+        )
+    if change.after.last_health_check != checked:
+        raise RegistryError("after has a last_health_check that before does not have")
 
 
 def _check_change(environment: str, change: Change, seen: set[str]) -> None:

@@ -13,7 +13,6 @@ race is closed without locks on the read path.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ from urllib.parse import urlsplit
 from .entry import STATUSES, cache_key
 from .errors import DatabaseUnavailable, RegistryError
 from .names import check_namespace, parse_endpoint
-from .settings import env_int
+from .settings import env_int, env_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -192,7 +191,7 @@ class Cache:
     @classmethod
     def from_env(cls) -> Cache | None:
         """The cache at REDIS_URL; None when it is unset (the cache is off)."""
-        url = os.environ.get("REDIS_URL", "").strip()
+        url = env_text("REDIS_URL")
         return cls(url) if url else None
 
     def unavailable(self, error: Exception) -> CacheUnavailable:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import migrate as migrations
 from .errors import DatabaseUnavailable, InvalidSetting
-from .settings import env_switch
+from .settings import env_switch, env_text
 
 if TYPE_CHECKING:
     import psycopg
@@ -48,7 +48,7 @@ def resolve_target(url: str | None = None) -> Target:
     REGISTRY_EMBEDDED=1 asks for the embedded database whatever else is set
     (except DATABASE_URL, which contradicts it); REGISTRY_EMBEDDED=0 forbids it.
     """
-    url = url or os.environ.get("DATABASE_URL", "").strip()
+    url = url or env_text("DATABASE_URL")
     embedded = env_switch("REGISTRY_EMBEDDED")
     if url:
         if embedded:

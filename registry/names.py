@@ -12,19 +12,28 @@ MAX_LABEL = 63
 DEFAULT_NAMESPACE = "system"
 DEFAULT_PORT = 8000
 CLUSTER_SUFFIX = ".svc.cluster.local"
+SHOWN = 64  # characters of a rejected name or endpoint that a message repeats
+
+
+def _shown(value: object) -> str:
+    """``value`` for a message: repr (no control characters), at most ~64 characters of it
+    (a 4 MB name must not reach stderr, JUnit or Code Quality whole)."""
+    if isinstance(value, str) and len(value) > SHOWN:
+        return f"{value[:SHOWN]!r}... ({len(value)} characters)"
+    return repr(value)
 
 
 def check_model_name(name: str, environment: str | None = None) -> str:
     """Return ``name`` if it is a DNS-1035 label whose Service name fits in 63 chars."""
     if not DNS_1035_LABEL.fullmatch(name or ""):
         raise InvalidName(
-            f"invalid model name {name!r}: use lower-case letters, digits and '-', "
+            f"invalid model name {_shown(name)}: use lower-case letters, digits and '-', "
             "starting with a letter and ending with a letter or digit (a DNS-1035 label)"
         )
     if environment is not None and len(service_name(name, environment)) > MAX_LABEL:
         raise InvalidName(
-            f"model name {name!r} is too long for environment {environment!r}: the Service "
-            f"name {service_name(name, environment)!r} has "
+            f"model name {_shown(name)} is too long for environment {_shown(environment)}: "
+            f"the Service name {_shown(service_name(name, environment))} has "
             f"{len(service_name(name, environment))} characters, at most {MAX_LABEL} allowed"
         )
     return name
@@ -33,7 +42,7 @@ def check_model_name(name: str, environment: str | None = None) -> str:
 def check_environment(environment: str) -> str:
     if not DNS_1123_LABEL.fullmatch(environment or "") or len(environment) > MAX_LABEL:
         raise InvalidName(
-            f"invalid environment {environment!r}: use a DNS label of lower-case letters, "
+            f"invalid environment {_shown(environment)}: use a DNS label of lower-case letters, "
             "digits and '-' (for example development, staging, production)"
         )
     return environment
@@ -42,7 +51,7 @@ def check_environment(environment: str) -> str:
 def check_namespace(namespace: str) -> str:
     if not DNS_1123_LABEL.fullmatch(namespace or "") or len(namespace) > MAX_LABEL:
         raise InvalidName(
-            f"invalid namespace {namespace!r}: a Kubernetes namespace is a DNS label of "
+            f"invalid namespace {_shown(namespace)}: a Kubernetes namespace is a DNS label of "
             "lower-case letters, digits and '-'"
         )
     return namespace
@@ -83,7 +92,7 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
     found = ENDPOINT.fullmatch(endpoint) if isinstance(endpoint, str) else None
     if found is None or int(found[3]) > MAX_PORT:
         raise InvalidEndpoint(
-            f"invalid endpoint {endpoint!r}: an endpoint must be an in-cluster Service, "
+            f"invalid endpoint {_shown(endpoint)}: an endpoint must be an in-cluster Service, "
             f"exactly {{service}}.{{namespace}}{CLUSTER_SUFFIX}:{{port}} with lower-case "
             "ASCII letters, digits and '-' in the two names (at most 63 each) and a port "
             f"from 1 to {MAX_PORT} in ASCII digits; no scheme, user, path, query, spaces or "

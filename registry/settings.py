@@ -12,6 +12,21 @@ import os
 from .errors import InvalidSetting
 
 
+def env_text(name: str) -> str:
+    """``name`` stripped ('' when unset); an error when it is not UTF-8 (Python keeps such
+    bytes as lone surrogates, which fail far away, when the value is encoded)."""
+    text = os.environ.get(name, "").strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # The value may be a secret: never shown.
+        raise InvalidSetting(
+            f"invalid {name}: it is not UTF-8 text; set it to UTF-8 text "
+            "(percent-encode other bytes in a URL)"
+        ) from None
+    return text
+
+
 def env_int(name: str, default: int, *, minimum: int, maximum: int, unit: str = "") -> int:
     """``name`` as a whole number in [minimum, maximum]; ``default`` when unset or empty."""
     text = os.environ.get(name, "").strip()

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import enum
 import functools
+import re
 import sys
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from reconciler.safe_text import escape, printable, redact_urls
 from registry.errors import RegistryError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import psycopg
@@ -131,6 +135,38 @@ Actor = Annotated[
 ]
 
 
+# click's int() and float() also take '٣', '1_0' and ' 3': a number option is ASCII digits.
+_INTEGER = re.compile(r"[0-9]{1,9}", re.ASCII)
+_DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?", re.ASCII)
+
+
+def ascii_number(
+    pattern: re.Pattern[str], convert: Callable[[str], T], what: str, rule: str
+) -> Callable[[str], T]:
+    """A typer ``parser`` that takes only what ``pattern`` matches, converted by ``convert``."""
+
+    def parse(value: str) -> T:
+        if isinstance(value, str) and not pattern.fullmatch(value):
+            raise typer.BadParameter(f"invalid {what} {value[:40]!r}: {rule}")
+        return convert(value)
+
+    return parse
+
+
+def limit_between(low: int, high: int) -> Callable[[str], int]:
+    """A parser of a whole number in [low, high]."""
+    rule = f"use a whole number from {low} to {high} in ASCII digits"
+    whole = ascii_number(_INTEGER, int, "limit", rule)
+
+    def parse(value: str) -> int:
+        number = whole(value)
+        if not low <= number <= high:
+            raise typer.BadParameter(f"invalid limit {number}: {rule}")
+        return number
+
+    return parse
+
+
 def _lock_timeout(seconds: float) -> float:
     from registry.store import check_lock_timeout
 
@@ -142,6 +178,12 @@ LockTimeout = Annotated[
     typer.Option(
         "--lock-timeout",
         help="Seconds to wait for another apply's lock (0: do not wait; at most 3600).",
+        parser=ascii_number(
+            _DECIMAL,
+            float,
+            "lock timeout",
+            "use a number of seconds from 0 (do not wait) to 3600 in ASCII digits",
+        ),
         callback=_lock_timeout,
     ),
 ]

@@ -23,6 +23,7 @@ from .common import (
     ModelName,
     ModelNameFilter,
     OutputFormat,
+    limit_between,
     open_cache,
     open_registry,
     out,
@@ -219,7 +220,10 @@ def history(
     environment: EnvironmentFilter = None,
     model_name: ModelNameFilter = None,
     limit: Annotated[
-        int, typer.Option(help="Most recent records to show (1 to 10000).", min=1, max=10000)
+        int,
+        typer.Option(
+            help="Most recent records to show (1 to 10000).", parser=limit_between(1, 10000)
+        ),
     ] = 50,
     output: Format = OutputFormat.table,
     verify: Annotated[
