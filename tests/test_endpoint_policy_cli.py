@@ -43,7 +43,9 @@ def test_register_refuses_every_hostile_endpoint_and_writes_nothing(cli):
             "--no-verify-health",
         )  # fmt: skip
         assert result.returncode == 1, endpoint
-        assert result.stderr.startswith(f"error: invalid endpoint {endpoint!r}: {POLICY}")
+        # (a long value is quoted as an excerpt, so the payload itself is not compared)
+        assert result.stderr.startswith("error: invalid endpoint "), result.stderr
+        assert POLICY in result.stderr
         assert "Traceback" not in result.stderr
     listed = cli("list", "--format", "json")
     assert json.loads(listed.stdout) == []
