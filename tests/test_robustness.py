@@ -83,6 +83,10 @@ def lock_waiters(conn) -> int:
 def hold_environment_lock(database_url: str, environment: str = ENV) -> psycopg.Connection:
     """Another connection inside a transaction that holds ``environment``'s apply lock."""
     holder = psycopg.connect(database_url)
+    # The row committed first: waiters then queue on it in order (waiters for a row
+    # still being inserted all retry at once when the holder rolls back).
+    store.lock_environment_row(holder, environment)
+    holder.commit()
     store.lock_environment_row(holder, environment)
     return holder
 
