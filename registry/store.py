@@ -7,8 +7,7 @@ revision check, audit and the cache outbox happen in exactly one place.
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -30,8 +29,6 @@ ENTRY_COLUMNS = (
     "id, model_name, environment, namespace, endpoint, status, health, managed_by, "
     "last_health_check, created_at, updated_at, deregistered_at"
 )
-# Namespace of the per-environment advisory locks (first half of the two-int key).
-APPLY_LOCK_CLASS = 0x72656769  # "regi"
 # NOTIFY channel of every revision bump (payload: the environment), for the controller.
 CHANGES_CHANNEL = "registry_changes"
 MAX_LOCK_TIMEOUT = 3600
@@ -214,26 +211,77 @@ SELECT count(*), min(id) FILTER (WHERE matches IS NOT TRUE) FROM checked
 """
 
 
-def verify_audit_chain(conn: psycopg.Connection) -> int:
-    """Check every environment's hash chain; the number of rows, or AuditChainBroken."""
+@dataclass(frozen=True)
+class ChainHead:
+    """An environment's newest audit row: record it outside the database to anchor the chain."""
+
+    environment: str
+    last_id: int
+    chain_hash: str  # hex
+    revision: int
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    records: int
+    heads: tuple[ChainHead, ...]
+
+
+_TAMPERED = "Compare it with a backup of the database and find who had the owner's credentials"
+_HEADS = """
+SELECT DISTINCT ON (environment) environment, id, encode(chain_hash, 'hex'), revision
+FROM registry_audit_log ORDER BY environment, id DESC
+"""
+
+
+def verify_audit_chain(
+    conn: psycopg.Connection, expected_heads: Mapping[str, str] | None = None
+) -> ChainCheck:
+    """Check every environment's hash chain, its newest row and ``expected_heads``.
+
+    The chain alone cannot tell a removed newest row, or a chain an owner
+    recomputed, from an intact log. So each environment's newest row must carry
+    its current revision (a revision-bumping write records the new revision,
+    liveness writes the current one), and each of ``expected_heads``
+    (environment: chain hash printed by an earlier verify) must still be in the chain.
+    """
     with _audit_reader(), conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         count, bad_id = conn.execute(_VERIFY).fetchone()
-        if bad_id is None:
-            return count
-        bad = AuditRecord(*conn.execute(f"{_HISTORY} WHERE id = %s", (bad_id,)).fetchone())
-    raise AuditChainBroken(
-        f"the audit log was altered: record {bad.id} ({bad.environment}, revision "
-        f"{bad.revision}, {bad.action} {bad.model_name!r}, recorded "
-        f"{bad.recorded_at:%Y-%m-%d %H:%M:%S}) does not match its hash chain, so it (or "
-        f"the record before it in {bad.environment}) was changed or removed after it was "
-        "written. Compare it with a backup of the database and find who had the owner's credentials"
-    )
-
-
-def lock_key(environment: str) -> int:
-    # crc32 is stable across processes and Python versions (hash() is not); fits int4.
-    return zlib.crc32(environment.encode()) - 2**31
+        if bad_id is not None:
+            bad = AuditRecord(*conn.execute(f"{_HISTORY} WHERE id = %s", (bad_id,)).fetchone())
+            raise AuditChainBroken(
+                f"the audit log was altered: record {bad.id} ({bad.environment}, revision "
+                f"{bad.revision}, {bad.action} {bad.model_name!r}, recorded "
+                f"{bad.recorded_at:%Y-%m-%d %H:%M:%S}) does not match its hash chain, so it "
+                f"(or the record before it in {bad.environment}) was changed or removed after "
+                f"it was written. {_TAMPERED}"
+            )
+        heads = tuple(ChainHead(*row) for row in conn.execute(_HEADS))
+        stored = dict(conn.execute("SELECT environment, revision FROM registry_revisions"))
+        for environment in sorted({h.environment for h in heads} | set(stored)):
+            head = next((h for h in heads if h.environment == environment), None)
+            logged = head.revision if head else 0
+            if logged != stored.get(environment, 0):
+                raise AuditChainBroken(
+                    f"the audit log was altered: environment {environment!r} is at revision "
+                    f"{stored.get(environment, 0)} but its newest audit record is of revision "
+                    f"{logged}, so records were removed from its end (or the revision was "
+                    f"changed). {_TAMPERED}"
+                )
+        for environment, chain_hash in sorted((expected_heads or {}).items()):
+            found = conn.execute(
+                "SELECT 1 FROM registry_audit_log WHERE environment = %s"
+                " AND chain_hash = decode(%s, 'hex')",
+                (environment, chain_hash),
+            ).fetchone()
+            if found is None:
+                raise AuditChainBroken(
+                    f"the audit log was altered: the chain of environment {environment!r} no "
+                    f"longer contains the expected head {chain_hash}, so records up to it were "
+                    f"removed or the chain was rewritten. {_TAMPERED}"
+                )
+    return ChainCheck(count, heads)
 
 
 # The entries of one apply go in by COPY into this table, then one statement writes
@@ -325,47 +373,58 @@ def check_lock_timeout(seconds: float) -> float:
     return seconds
 
 
+def lock_environment_row(conn: psycopg.Connection, environment: str) -> None:
+    """Lock ``environment``'s registry_revisions row (made at revision 0 when absent).
+
+    A row lock, not an advisory lock: FOR UPDATE needs UPDATE on the table, so a
+    registry_reader member (the merge-request credential) cannot hold it and block
+    applies, while anyone may take an advisory lock. A row at revision 0 reads as
+    an absent one (``revision``, ``write_changes``' upsert). Waits up to the
+    transaction's lock_timeout.
+    """
+    conn.execute(
+        "INSERT INTO registry_revisions (environment, revision) VALUES (%s, 0)"
+        " ON CONFLICT (environment) DO NOTHING",
+        (environment,),
+    )
+    conn.execute(
+        "SELECT revision FROM registry_revisions WHERE environment = %s FOR UPDATE",
+        (environment,),
+    )
+
+
 @contextmanager
 def environment_lock(
     conn: psycopg.Connection, environments: str | Sequence[str], *, lock_timeout: float
 ) -> Iterator[None]:
     """A transaction holding the apply lock of each environment; commits on exit.
 
-    The locks are transaction-scoped advisory locks: they work behind PgBouncer
-    in transaction mode and are released by commit, rollback or a dead
-    connection. They are taken in sorted order, so two applies of overlapping
-    environments queue instead of deadlocking. Waiting is bounded by
-    ``lock_timeout`` seconds per lock; 0 does not wait at all (PostgreSQL would
-    read a lock_timeout of 0 as "forever").
+    The locks are row locks on registry_revisions (``lock_environment_row``), so
+    transaction-scoped: they work behind PgBouncer in transaction mode and are
+    released by commit, rollback or a dead connection. They are taken in sorted
+    order, so two applies of overlapping environments queue instead of
+    deadlocking. Waiting is bounded by ``lock_timeout`` seconds per lock; 0 does
+    not wait (1 ms: PostgreSQL would read a lock_timeout of 0 as "forever").
     """
     import psycopg
 
     check_lock_timeout(lock_timeout)
     wanted = sorted({environments} if isinstance(environments, str) else set(environments))
     try:
-        with conn.transaction(), conn.cursor() as cur:
-            if lock_timeout:
-                # At least 1 ms: a shorter wait would round to 0, which means no limit.
-                wait = f"{max(1, int(lock_timeout * 1000))}ms"
-                cur.execute("SELECT set_config('lock_timeout', %s, true)", (wait,))
+        with conn.transaction():
+            # At least 1 ms: a shorter wait would round to 0, which means no limit.
+            wait = f"{max(1, int(lock_timeout * 1000))}ms"
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (wait,))
             for environment in wanted:
-                key = (APPLY_LOCK_CLASS, lock_key(environment))
                 try:
-                    if lock_timeout == 0:
-                        query = "SELECT pg_try_advisory_xact_lock(%s, %s)"
-                        taken = cur.execute(query, key).fetchone()[0]
-                    else:
-                        cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", key)
-                        taken = True
+                    lock_environment_row(conn, environment)
                 except psycopg.errors.LockNotAvailable:
-                    taken = False
-                if not taken:
                     raise LockTimeout(
                         f"another apply holds the lock on environment {environment!r} and did "
                         f"not release it within {lock_timeout:g} s: wait for it to finish and "
                         "run the command again, or raise --lock-timeout. Nothing was written"
-                    )
-            cur.execute("SELECT set_config('lock_timeout', '0', true)")
+                    ) from None
+            conn.execute("SELECT set_config('lock_timeout', '0', true)")
             yield
     except psycopg.errors.InsufficientPrivilege:
         raise _permission_denied(

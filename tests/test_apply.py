@@ -102,9 +102,7 @@ def test_stale_plan_is_refused_and_writes_nothing(conn):
 def hold_apply_lock(url):
     """A second connection holding the environment's apply lock until closed."""
     holder = psycopg.connect(url)
-    holder.execute(
-        "SELECT pg_advisory_xact_lock(%s, %s)", (store.APPLY_LOCK_CLASS, store.lock_key(ENV))
-    )
+    store.lock_environment_row(holder, ENV)
     return holder
 
 
@@ -172,10 +170,10 @@ def wait_for(condition, timeout=30.0):
 def test_sigkill_mid_transaction_leaves_registry_untouched(conn, database_url):
     register(conn, "existing")
     before = state(conn)
-    # Hold the revision row: the apply writes its entries, then blocks on the
-    # revision bump, i.e. it is inside its transaction when we kill it.
+    # Hold the audit log: the apply takes its lock and bumps the revision, then blocks
+    # on the write statement, i.e. it is inside its transaction when we kill it.
     blocker = psycopg.connect(database_url)
-    blocker.execute("SELECT * FROM registry_revisions WHERE environment = %s FOR UPDATE", (ENV,))
+    blocker.execute("LOCK TABLE registry_audit_log IN SHARE MODE")
     proc = subprocess.Popen(
         [str(BIN / "registry"), "register", "-m", "victim", "-e", ENV],
         env={**os.environ, "DATABASE_URL": database_url},
@@ -186,7 +184,7 @@ def test_sigkill_mid_transaction_leaves_registry_untouched(conn, database_url):
         lambda: (
             conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                " AND query LIKE 'INSERT INTO registry_revisions%'"
+                " AND query LIKE '%WITH previous AS%'"
             ).fetchone()[0]
             == 1
         )

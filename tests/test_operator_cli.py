@@ -238,10 +238,7 @@ def test_lock_timeout_message(cli, database_url):
 
     ok(cli("register", "-m", "gpt-neo", "-e", "production"))
     with psycopg.connect(database_url) as holder:
-        holder.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)",
-            (store.APPLY_LOCK_CLASS, store.lock_key("production")),
-        )
+        store.lock_environment_row(holder, "production")
         result = cli("disable", "-m", "gpt-neo", "-e", "production", "--lock-timeout", "0.5")
     assert result.returncode == 1
     assert "another apply holds the lock on environment 'production'" in result.stderr

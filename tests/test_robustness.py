@@ -73,20 +73,21 @@ def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
 
 
 def lock_waiters(conn) -> int:
-    """Backends of this database waiting for an advisory lock."""
+    """Backends of this database waiting for a lock."""
     return conn.execute(
-        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
-        " WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()"
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock'"
     ).fetchone()[0]
 
 
 def hold_environment_lock(database_url: str, environment: str = ENV) -> psycopg.Connection:
     """Another connection inside a transaction that holds ``environment``'s apply lock."""
     holder = psycopg.connect(database_url)
-    holder.execute(
-        "SELECT pg_advisory_xact_lock(%s, %s)",
-        (store.APPLY_LOCK_CLASS, store.lock_key(environment)),
-    )
+    # The row committed first: waiters then queue on it in order (waiters for a row
+    # still being inserted all retry at once when the holder rolls back).
+    store.lock_environment_row(holder, environment)
+    holder.commit()
+    store.lock_environment_row(holder, environment)
     return holder
 
 
@@ -276,8 +277,8 @@ def test_connection_killed_while_an_apply_waits_writes_nothing(conn, database_ur
     holder = hold_environment_lock(database_url)
     try:
         disable = start_cli("disable", "-m", MODEL, "-e", ENV, env={"DATABASE_URL": database_url})
-        eventually(lambda: _blocked_backend(conn, "pg_advisory_xact_lock"), "disable blocked")
-        conn.execute("SELECT pg_terminate_backend(%s)", (_blocked_backend(conn, "advisory"),))
+        eventually(lambda: _blocked_backend(conn, "FOR UPDATE"), "disable blocked")
+        conn.execute("SELECT pg_terminate_backend(%s)", (_blocked_backend(conn, "FOR UPDATE"),))
         result = finish(disable)
     finally:
         holder.close()

@@ -112,7 +112,7 @@ def test_a_writer_applies_and_registers_but_cannot_rewrite_the_audit_log(cli, lo
         refused_sql(writer_url, statement)
     verified = writer("history", "--verify")
     assert verified.returncode == 0, verified.stderr
-    assert verified.stdout.strip() == "4 audit records verified."
+    assert verified.stdout.splitlines()[0] == "4 audit records verified."
 
 
 def test_a_reader_resolves_and_plans_and_every_write_is_refused(cli, login, production, tmp_path):
@@ -188,7 +188,7 @@ def test_an_owner_s_edit_of_one_audit_row_is_named_by_verify(conn, cli, producti
     staging = write(tmp_path / "staging.yaml", manifest("staging", "name: gpt-neo"))
     assert cli("apply", str(staging), "--auto-approve").returncode == 0
     assert cli("register", "-m", "phi-2", "-e", "production", "--no-verify-health").returncode == 0
-    assert cli("history", "--verify").stdout.strip() == "4 audit records verified."
+    assert cli("history", "--verify").stdout.splitlines()[0] == "4 audit records verified."
     [(edited,)] = conn.execute(
         "SELECT id FROM registry_audit_log WHERE model_name = 'gpt-neo'"
         " AND environment = 'production'"

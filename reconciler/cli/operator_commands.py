@@ -229,15 +229,34 @@ def history(
     verify: Annotated[
         bool,
         typer.Option(
-            "--verify", help="Check the audit log's hash chain: exit 1 naming the first bad row."
+            "--verify",
+            help="Check the audit log's hash chain and print each environment's head: exit 1 "
+            "naming the first bad row.",
         ),
     ] = False,
+    expect_head: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect-head",
+            metavar="ENV=HASH",
+            help="With --verify: a head printed by an earlier verify (kept outside the "
+            "database) that must still be in ENV's chain; repeat for several.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Show the audit log: who changed what, when, from which commit."""
     from registry import store
 
-    if verify:
-        out(f"{store.verify_audit_chain(open_registry())} audit records verified.")
+    if verify or expect_head:
+        expected = dict(_expected_head(value) for value in expect_head or ())
+        checked = store.verify_audit_chain(open_registry(), expected)
+        out(f"{checked.records} audit records verified.")
+        for head in checked.heads:
+            out(
+                f"head of {head.environment}: record {head.last_id}, revision {head.revision}, "
+                f"--expect-head {head.environment}={head.chain_hash}"
+            )
         return
     records = store.history(
         open_registry(), environment=environment, model_name=model_name, limit=limit
@@ -248,6 +267,21 @@ def history(
         OutputFormat.csv: render.history_csv,
     }
     out(renderers[output](records))
+
+
+def _expected_head(value: str) -> tuple[str, str]:
+    import re
+
+    from reconciler.safe_text import excerpt
+    from registry.errors import RegistryError
+
+    environment, _, chain_hash = value.partition("=")
+    if not re.fullmatch("[0-9a-fA-F]{64}", chain_hash):
+        raise RegistryError(
+            f"invalid --expect-head {excerpt(value)}: use ENV=HASH with the 64 hexadecimal "
+            "digits `registry history --verify` printed for the environment"
+        )
+    return names.check_environment(environment), chain_hash.lower()
 
 
 @db_app.command("migrate")
