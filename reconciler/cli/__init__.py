@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import typer
 
@@ -27,15 +28,18 @@ except ImportError:
 _HELP_SHOWN = getattr(click_errors, "NoArgsIsHelpError", ())
 
 
-def _run(application: typer.Typer) -> None:
-    """Run a command; every error is one `error:` paragraph and exit 1.
+def run(args: Sequence[str] | None = None, *, admin: bool = False) -> int:
+    """Run one command line (``sys.argv[1:]`` when ``args`` is None); return its exit code.
+
+    Every error is one `error:` paragraph and exit 1. Tests call this in-process.
 
     Exit 2 is kept for what `plan --detailed-exitcode` means by it (changes): click
     would use it for usage errors too, so a mistyped option in a scheduled drift
     job would read as drift.
     """
+    application = admin_app if admin else app
     try:
-        code = application(standalone_mode=False)
+        code = application(args=None if args is None else list(args), standalone_mode=False)
     except _HELP_SHOWN as error:
         typer.echo(error.ctx.get_help(), err=True)
         code = 1
@@ -59,12 +63,12 @@ def _run(application: typer.Typer) -> None:
             raise
         say(f"error: {lost}")
         code = 1
-    sys.exit(code if isinstance(code, int) else 0)
+    return code if isinstance(code, int) else 0
 
 
 def main() -> None:
-    _run(app)
+    sys.exit(run())
 
 
 def admin_main() -> None:
-    _run(admin_app)
+    sys.exit(run(admin=True))
