@@ -39,7 +39,11 @@ def run(args: Sequence[str] | None = None, *, admin: bool = False) -> int:
     """
     application = admin_app if admin else app
     try:
-        code = application(args=None if args is None else list(args), standalone_mode=False)
+        code = application(
+            args=None if args is None else list(args),
+            prog_name="admin-cli" if admin else "registry",
+            standalone_mode=False,
+        )
     except _HELP_SHOWN as error:
         typer.echo(error.ctx.get_help(), err=True)
         code = 1
