@@ -1,4 +1,4 @@
-"""Manifests: loading and validating the desired state of one environment (design.md 3).
+"""Manifests: loading and validating the desired state of one environment (docs/architecture.md).
 
 YAML is composed with the libyaml-backed loader into nodes, which keep the line
 and column of everything, and converted to plain data by our own walker so that

@@ -1,6 +1,6 @@
 """The router's Redis cache: connection, value encoding, invalidation, outbox sync.
 
-Keys are ``model_registry:{environment}:{model}`` (design.md section 5) and hold
+Keys are ``model_registry:{environment}:{model}`` (docs/architecture.md, "Cache protocol") and hold
 the JSON of a ``Route``. Every invalidation also increments the environment's
 generation counter, in the same MULTI as the deletes. A lookup reads the
 generation together with the key, queries the database on a miss, and fills the
