@@ -7,9 +7,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from registry import store
-from registry.cache import Cache, CacheUnavailable, pending_invalidations, sync_outbox
+from registry.cache import Cache, pending_invalidations, sync_outbox
 from registry.entry import Entry, cache_key
-from registry.errors import DatabaseUnavailable, RegistryError, StaleRevision
+from registry.errors import (
+    CacheUnavailable,
+    DatabaseUnavailable,
+    MassRemovalRefused,
+    StaleRevision,
+)
 
 from . import audit_fields, liveness
 from .diff import mass_removal
@@ -46,10 +51,6 @@ def audit_context(plan: Plan, actor: str | None = None) -> store.AuditContext:
         commit_sha=audit_fields.commit_sha(),
         pipeline_url=audit_fields.pipeline_url(),
     )
-
-
-class MassRemovalRefused(RegistryError):
-    """A plan would take away most of an environment's ready entries, unconfirmed."""
 
 
 def apply(

@@ -13,7 +13,9 @@ import os
 import re
 from urllib.parse import urlsplit
 
-from .safe_text import InvalidText, excerpt, printable
+from registry.errors import InvalidText
+
+from .safe_text import excerpt, printable
 
 MAX_ACTOR = 128
 MAX_URL = 2048

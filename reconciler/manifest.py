@@ -24,10 +24,10 @@ import yaml
 
 from registry import names
 from registry.entry import Entry
-from registry.errors import InvalidEndpoint, InvalidName, RegistryError
+from registry.errors import InvalidEndpoint, InvalidName, UnreadableFile
 
 from . import gcpause
-from .files import UnreadableFile, outside_folder, read_bounded
+from .files import outside_folder, read_bounded
 from .safe_text import escape, excerpt
 
 API_VERSION = "registry.vllm.ai/v1"
@@ -58,10 +58,6 @@ WARNING = "warning"
 
 Location = tuple[int, int]  # 1-based line and column
 Path_ = tuple[str | int, ...]
-
-
-class ManifestInvalid(RegistryError):
-    """Manifests had errors; the findings were reported separately."""
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from typing import Any
 
 from registry import names
 from registry.entry import Entry
-from registry.errors import RegistryError
+from registry.errors import ClusterError
+from registry.redact import redact_url
 
 from . import gcpause
 from .health import Health, model_health
-from .safe_text import redact_url, redact_urls
 
 DEFAULT_TIMEOUT = 10.0  # seconds, for connecting and for reading each answer
 RETRIES = 3  # extra attempts on 429, 5xx and connection resets
@@ -35,15 +35,6 @@ LIST_PATHS = {
     "services": "/api/v1/namespaces/{}/services",
 }
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
-
-
-class ClusterError(RegistryError):
-    """A configured cluster is unreachable, too slow, or refused a read."""
-
-    def __init__(self, message: str) -> None:
-        # A kubeconfig's server may carry credentials (https://admin:PW@host, ?token=):
-        # whatever quotes it here, the message never does.
-        super().__init__(redact_urls(message))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 
 from registry import names, store
 from registry.entry import Entry
-from registry.errors import RegistryError, StaleRevision
+from registry.errors import (
+    ApplyRefused,
+    ClusterError,
+    DeploymentUnhealthy,
+    ManifestInvalid,
+    StaleRevision,
+)
 
 from . import liveness
 from .apply import ApplyResult, apply_current, apply_plans
@@ -40,14 +46,6 @@ Notify = Callable[[str], None]  # a line for the operator while an operation run
 PROBE_TIMEOUT = 2.0  # seconds, for `registry health --environment`
 CONTROLLER = "controller"  # the audit actor of liveness moves
 WAIT_INTERVAL = 2.0  # seconds between observations while waiting
-
-
-class DeploymentUnhealthy(RegistryError):
-    """The model's deployment is not serving, so it must not become routable."""
-
-
-class ApplyRefused(RegistryError):
-    """`apply` will not go ahead without an explicit decision from the operator."""
 
 
 # --- observing the cluster ----------------------------------------------------------------
@@ -74,7 +72,7 @@ def observe(
     status = kube.kubeconfig_status()
     if status is not None:
         if required:
-            raise kube.ClusterError(
+            raise ClusterError(
                 f"--kube-context {context} was given but {status}. Set KUBECONFIG to the file "
                 "that defines the context, or pass --no-kube to skip health checks"
             )
@@ -145,15 +143,14 @@ def manifests(
     paths: Sequence[Path], *, codequality: Path | None = None, notify: Notify
 ) -> list[Manifest]:
     """Load and validate; every finding goes to ``notify``; ``ManifestInvalid`` on any error."""
-    from .manifest import ManifestInvalid
-
     result = load(paths, codequality)
     for finding in result.findings:
         notify(str(finding))
     if not result.ok:
         raise ManifestInvalid(
             f"{len(result.errors)} error(s) in the manifests (listed above): fix them and run "
-            "the command again (`registry validate PATH` checks without touching the registry)"
+            "the command again (`registry validate PATH` checks without touching the registry)",
+            tuple(result.errors),
         )
     return list(result.manifests)
 
@@ -446,7 +443,7 @@ def environment_health(
     entries = [e for e in store.list_entries(conn, environment=environment) if not e.deregistered]
     status = kube.kubeconfig_status()
     if status is not None:
-        raise kube.ClusterError(
+        raise ClusterError(
             f"cannot compare environment {environment} with the cluster: {status}. Set "
             "KUBECONFIG, or run where a cluster is configured"
         )

@@ -22,7 +22,7 @@ from typing import Any
 
 from registry import names
 from registry.entry import HEALTHS, MANAGERS, STATUSES, Entry
-from registry.errors import RegistryError
+from registry.errors import InvalidPlanFile, RegistryError, UnreadableFile
 from registry.settings import env_text
 
 from . import files
@@ -38,10 +38,6 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_TEXT = 4096  # one warning or unmanaged model name
 CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of this host a plan's clock may be
-
-
-class InvalidPlanFile(RegistryError):
-    """The file is not a saved plan, or was altered after it was written."""
 
 
 def document(plans: Sequence[Plan]) -> dict[str, Any]:
@@ -86,7 +82,7 @@ def read(path: str | Path) -> list[Plan]:
     """The plans saved in ``path``; refuses anything that is not an unaltered saved plan."""
     try:
         text = files.read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
-    except files.UnreadableFile as error:
+    except UnreadableFile as error:
         raise InvalidPlanFile(f"cannot read the saved plan {path}: {error.reason}") from None
     except UnicodeDecodeError:
         raise InvalidPlanFile(f"cannot read the saved plan {path}: not UTF-8 text") from None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .entry import STATUSES, cache_key
-from .errors import DatabaseUnavailable, RegistryError
+from .errors import CacheUnavailable, DatabaseUnavailable, RegistryError
 from .names import check_namespace, parse_endpoint
 from .settings import env_int, env_text
 
@@ -53,17 +53,6 @@ return 1
 
 # (environment, model name, encoded value, generation read before the query, ttl seconds)
 Fill = tuple[str, str, str, bytes | None, float]
-
-
-class CacheUnavailable(RegistryError):
-    """Redis could not be reached or failed a command."""
-
-    def __init__(self, description: str, reason: str) -> None:
-        self.summary = f"Redis at {description} is unavailable ({reason})"
-        super().__init__(
-            f"{self.summary}: check REDIS_URL and that Redis is running; queued cache "
-            "invalidations stay in the registry database until `registry cache sync` succeeds"
-        )
 
 
 @dataclass(frozen=True)

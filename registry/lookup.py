@@ -24,10 +24,10 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from . import local_cache, names
-from .cache import Cache, CacheUnavailable, Fill, Route, decode, encode, ttl_from_env
+from .cache import Cache, Fill, Route, decode, encode, ttl_from_env
 from .db import connection_options
 from .entry import cache_key
-from .errors import DatabaseUnavailable, ModelNotFound, ModelNotReady
+from .errors import CacheUnavailable, DatabaseUnavailable, ModelNotFound, ModelNotReady
 from .local_cache import ABSENT, LocalCache
 from .settings import env_int
 

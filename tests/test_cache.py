@@ -7,8 +7,9 @@ import pytest
 from reconciler import operator
 from reconciler.apply import apply
 from registry import store
-from registry.cache import Cache, CacheUnavailable, Route, decode, encode, sync_outbox
+from registry.cache import Cache, Route, decode, encode, sync_outbox
 from registry.entry import cache_key
+from registry.errors import CacheUnavailable
 
 from .conftest import free_port
 

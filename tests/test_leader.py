@@ -10,13 +10,8 @@ from datetime import datetime
 import pytest
 
 from reconciler import observe
-from reconciler.controller.leader import (
-    LeaderElectionError,
-    LeaderElector,
-    Timings,
-    default_identity,
-    default_namespace,
-)
+from reconciler.controller.leader import LeaderElector, Timings, default_identity, default_namespace
+from registry.errors import LeaderElectionError
 
 from .kube_fake import FakeKube
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.controller.metrics import Metrics, MetricsError, MetricsServer
+from reconciler.controller.metrics import Metrics, MetricsServer
+from registry.errors import MetricsError
 
 ENV = "production"
 

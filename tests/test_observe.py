@@ -8,8 +8,9 @@ import pytest
 
 from reconciler import observe
 from reconciler.health import HEALTHY, MISSING, PROGRESSING
-from reconciler.observe import ClusterError, observe_health
+from reconciler.observe import observe_health
 from registry.entry import Entry
+from registry.errors import ClusterError
 from registry.names import convention_endpoint
 
 from .kube_fake import FakeKube

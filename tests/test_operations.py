@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from reconciler import operations, saved_plan
-from reconciler.manifest import ManifestInvalid
 from reconciler.reconcile import plan_manifests
 from registry import store
-from registry.errors import StaleRevision
+from registry.errors import ApplyRefused, ManifestInvalid, StaleRevision
 
 from .kube_fake import FakeKube
 
@@ -111,7 +110,7 @@ def test_a_saved_plan_with_wait_is_refused_before_connecting(tmp_path):
     saved.write_text("{}")
     heard = Heard()
 
-    with pytest.raises(operations.ApplyRefused, match="--wait re-plans from the manifests"):
+    with pytest.raises(ApplyRefused, match="--wait re-plans from the manifests"):
         prepare([saved], heard, unreachable, wait=True, timeout=5)
 
     assert heard.connects == 0
@@ -171,7 +170,7 @@ def test_mass_removal_is_refused_without_writing(conn, tmp_path):
     gutted = prepare([manifest(tmp_path, "name: a", prune=True, name="g.yaml")], Heard(conn))
     assert gutted.plans[0].mass_removal
 
-    with pytest.raises(operations.ApplyRefused, match="refusing to apply: the plan for production"):
+    with pytest.raises(ApplyRefused, match="refusing to apply: the plan for production"):
         operations.refuse_mass_removal(gutted.plans, allowed=False)
 
     assert store.revision(conn, ENV) == 1

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from reconciler.diff import plan_environment
-from reconciler.saved_plan import InvalidPlanFile, dumps, read, write
+from reconciler.saved_plan import dumps, read, write
 from registry.entry import Entry
+from registry.errors import InvalidPlanFile
 
 
 def plans():

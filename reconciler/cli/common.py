@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import enum
 import re
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from reconciler.safe_text import escape, printable, redact_urls
-from registry.errors import RegistryError
+from reconciler.safe_text import escape, printable
+from registry.redact import redact_urls
 
 from .session import current, detail, notice
 
@@ -66,18 +65,6 @@ def open_target() -> Target:
     detail(f"registry: database: {target.description}")
     current().database = target
     return target
-
-
-def connection_lost(error: BaseException) -> RegistryError | None:
-    """The message for a database connection that broke mid-command (PostgreSQL stopped
-    after connect); None when ``error`` is something else, i.e. a bug."""
-    psycopg = sys.modules.get("psycopg")  # not imported: no database was used
-    target = current().database
-    if psycopg is None or not isinstance(error, psycopg.OperationalError) or target is None:
-        return None
-    from registry import db
-
-    return db.unavailable(target, error, lost=True)
 
 
 def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:

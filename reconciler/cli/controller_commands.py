@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from registry import names
-from registry.errors import RegistryError
+from registry.errors import InvalidOption
 
 from .app import CONTROLLER, app
 
@@ -22,10 +22,6 @@ class ProbeVia(enum.StrEnum):
 class LogFormat(enum.StrEnum):
     text = "text"
     json = "json"
-
-
-class InvalidOption(RegistryError):
-    """A controller flag has a value it cannot run with."""
 
 
 def _positive(name: str, value: float, *, zero: bool = False) -> None:

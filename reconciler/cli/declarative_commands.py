@@ -12,6 +12,7 @@ import typer
 from reconciler import render
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
 from reconciler.files import write_text
+from registry.errors import ApplyRefused
 
 from .app import GITOPS, app
 from .common import (
@@ -228,7 +229,6 @@ def apply_command(
 
 
 def _confirm() -> None:
-    from reconciler.operations import ApplyRefused
 
     if not sys.stdin.isatty():
         raise ApplyRefused(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from registry import names
+from registry.errors import ClusterError
 
 from .app import ROUTER, app
 from .common import Environment, open_registry, out
@@ -120,7 +121,7 @@ def health(
     entry = operations.target_entry(model_name, environment, namespace, endpoint)
     status = kube.kubeconfig_status()
     if status is not None:
-        raise kube.ClusterError(
+        raise ClusterError(
             f"cannot check the health of {model_name}: {status}. Set KUBECONFIG, or run "
             "where a cluster is configured"
         )

@@ -20,14 +20,10 @@ import sys
 import threading
 from dataclasses import dataclass
 
-from registry.errors import RegistryError
+from registry.errors import ControllerError
 
 DEFAULT_LEASE_NAME = "vllm-model-registry-controller"
 RELEASE_WAIT = 3.0  # seconds SIGTERM waits for the lease release (exit within 5 s)
-
-
-class ControllerError(RegistryError):
-    """The controller cannot start with this configuration."""
 
 
 @dataclass(frozen=True)

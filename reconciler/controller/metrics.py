@@ -36,16 +36,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from registry.entry import STATUSES
-from registry.errors import RegistryError
+from registry.errors import MetricsError
 
 DEFAULT_PORT = 9402
 Readiness = Callable[[], tuple[bool, str]]
 
 log = logging.getLogger(__name__)
-
-
-class MetricsError(RegistryError):
-    """The metrics server cannot listen where it was told to."""
 
 
 class Metrics:
