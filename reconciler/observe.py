@@ -16,12 +16,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry import names
 from registry.entry import Entry
 from registry.errors import ClusterError
 from registry.redact import redact_url
+
+if TYPE_CHECKING:
+    from registry.settings import Settings
 
 from . import gcpause
 from .health import Health, model_health
@@ -38,6 +41,18 @@ IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
 @dataclass(frozen=True)
+class KubeSource:
+    """Where the cluster's configuration comes from, as the environment says."""
+
+    kubeconfig: str | None = None  # KUBECONFIG: os.pathsep-separated files; None: ~/.kube/config
+    in_pod: bool = False  # KUBERNETES_SERVICE_HOST is set
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KubeSource:
+        return cls(settings.kubeconfig, bool(settings.kubernetes_service_host))
+
+
+@dataclass(frozen=True)
 class Cluster:
     """A connected API client and a printable name for messages."""
 
@@ -46,26 +61,26 @@ class Cluster:
     in_cluster: bool = False  # a pod's service account, not a kubeconfig
 
 
-def kubeconfig_status() -> str | None:
+def kubeconfig_status(source: KubeSource) -> str | None:
     """None when a cluster is configured; else why not (the line said once by the CLI)."""
-    if _kubeconfig_paths() or _in_cluster():
+    if _kubeconfig_paths(source) or _in_cluster(source):
         return None
-    if os.environ.get("KUBECONFIG"):
-        return f"no kubeconfig found (KUBECONFIG={os.environ['KUBECONFIG']} does not exist)"
+    if source.kubeconfig:
+        return f"no kubeconfig found (KUBECONFIG={source.kubeconfig} does not exist)"
     return "no kubeconfig found (KUBECONFIG unset, no ~/.kube/config, not in a cluster)"
 
 
-def _kubeconfig_paths() -> list[str]:
-    configured = os.environ.get("KUBECONFIG")
+def _kubeconfig_paths(source: KubeSource) -> list[str]:
+    configured = source.kubeconfig
     candidates = configured.split(os.pathsep) if configured else [str(Path.home() / ".kube/config")]
     return [path for path in candidates if path and Path(path).is_file()]
 
 
-def _in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and IN_CLUSTER_TOKEN.is_file()
+def _in_cluster(source: KubeSource) -> bool:
+    return source.in_pod and IN_CLUSTER_TOKEN.is_file()
 
 
-def connect(context: str | None = None) -> Cluster | None:
+def connect(source: KubeSource, context: str | None = None) -> Cluster | None:
     """A client for ``context`` (default: the kubeconfig's current context, else in-cluster).
 
     Returns None when no cluster is configured at all.
@@ -75,14 +90,14 @@ def connect(context: str | None = None) -> Cluster | None:
 
     configuration = client.Configuration()
     try:
-        if _kubeconfig_paths():
-            paths = os.pathsep.join(_kubeconfig_paths())
+        if _kubeconfig_paths(source):
+            paths = os.pathsep.join(_kubeconfig_paths(source))
             _, current = config.list_kube_config_contexts(config_file=paths)
             config.load_kube_config(
                 config_file=paths, context=context, client_configuration=configuration
             )
             label = f"context {context or current['name']}"
-        elif _in_cluster():
+        elif _in_cluster(source):
             config.load_incluster_config(client_configuration=configuration)
             label = "in-cluster"
         else:
@@ -105,6 +120,7 @@ def connect(context: str | None = None) -> Cluster | None:
 def observe_health(
     entries: Sequence[Entry],
     *,
+    source: KubeSource,
     context: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = RETRIES,
@@ -115,7 +131,7 @@ def observe_health(
     None when no cluster is configured at all (the caller says so once).
     Raises ``ClusterError`` when the cluster cannot be read.
     """
-    cluster = connect(context)
+    cluster = connect(source, context)
     if cluster is None:
         return None
     with gcpause.paused():  # the answers decode to a few dicts per model; see gcpause

@@ -9,7 +9,6 @@ carrying the message.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -37,7 +36,9 @@ if TYPE_CHECKING:
 
     from registry.cache import Cache
 
+    from .audit_fields import CiJob
     from .manifest import LoadResult, Manifest
+    from .observe import KubeSource
     from .reconcile import HealthFor
 
     Observed = Mapping[str, Health] | None  # a manifest's health as HealthFor returned it
@@ -54,6 +55,7 @@ WAIT_INTERVAL = 2.0  # seconds between observations while waiting
 def observe(
     entries: Sequence[Entry],
     *,
+    source: KubeSource,
     context: str | None,
     skip: bool = False,
     required: bool = False,
@@ -69,7 +71,7 @@ def observe(
 
     if skip:
         return None
-    status = kube.kubeconfig_status()
+    status = kube.kubeconfig_status(source)
     if status is not None:
         if required:
             raise ClusterError(
@@ -78,10 +80,12 @@ def observe(
             )
         notify(f"kubernetes: {status}; health is not checked (Unknown)")
         return None
-    return kube.observe_health(entries, context=context)
+    return kube.observe_health(entries, source=source, context=context)
 
 
-def health_for(*, kube_context: str | None, no_kube: bool, notify: Notify) -> HealthFor:
+def health_for(
+    *, source: KubeSource, kube_context: str | None, no_kube: bool, notify: Notify
+) -> HealthFor:
     """How `plan` and `apply` observe a manifest's enabled models (reconcile.HealthFor).
 
     ``kube_context`` wins over the manifest's ``spec.kube.context``; disabled
@@ -94,6 +98,7 @@ def health_for(*, kube_context: str | None, no_kube: bool, notify: Notify) -> He
         enabled = [entry for entry in desired if entry.status == "ready"]
         return observe(
             enabled,
+            source=source,
             context=kube_context or manifest.kube_context,
             skip=no_kube,
             required=kube_context is not None,
@@ -217,6 +222,7 @@ def prepare_apply(
     wait: bool,
     timeout: float,
     auto_approve: bool,
+    plan_key: bytes | None,
     notify: Notify,
     warn: Notify,
 ) -> PreparedApply:
@@ -237,8 +243,8 @@ def prepare_apply(
                 "was reviewed. Nothing was written. Apply the manifests with --wait, or the "
                 "saved plan without it"
             )
-        plans = saved_plan.read(paths[0])
-        if saved_plan.plan_key() is None:
+        plans = saved_plan.read(paths[0], key=plan_key)
+        if plan_key is None:
             warn(
                 f"{saved_plan.PLAN_KEY_VARIABLE} is unset, so the origin of {paths[0]} is not "
                 "verified (its checksum only catches accidents): set the same key for "
@@ -312,6 +318,7 @@ def apply_prepared(
     prepared: PreparedApply,
     *,
     actor: str | None,
+    job: CiJob,
     lock_timeout: float,
     cache: Cache | None,
     allow_mass_removal: bool,
@@ -321,6 +328,7 @@ def apply_prepared(
         prepared.conn,
         prepared.plans,
         actor=actor,
+        job=job,
         lock_timeout=lock_timeout,
         cache=cache,
         recheck=prepared.saved,
@@ -340,6 +348,7 @@ def write_one(
     *,
     dry_run: bool,
     actor: str | None,
+    job: CiJob,
     lock_timeout: float,
     cache: Cache | None,
 ) -> tuple[Plan, ApplyResult | None]:
@@ -356,7 +365,7 @@ def write_one(
     if dry_run:
         return make_plan(), None
     result = apply_current(
-        conn, environment, make_plan, actor=actor, lock_timeout=lock_timeout, cache=cache
+        conn, environment, make_plan, actor=actor, job=job, lock_timeout=lock_timeout, cache=cache
     )
     return result.plan, result
 
@@ -431,33 +440,40 @@ def _unchanged(row: Entry, seen: Entry) -> bool:
 
 
 def environment_health(
-    conn: psycopg.Connection, environment: str, *, context: str | None, probe_via: str | None
+    conn: psycopg.Connection,
+    environment: str,
+    *,
+    source: KubeSource,
+    context: str | None,
+    probe_via: str | None,
+    api_key: str | None,
 ) -> list[liveness.Check]:
     """Each entry of ``environment`` beside its live health and probe verdict.
 
     ``probe_via`` None: no probes; "": the default (direct in a pod, else proxy).
+    ``api_key`` (VLLM_API_KEY) authenticates the probes.
     """
     from . import observe as kube
     from .controller.probe import Prober
 
     entries = [e for e in store.list_entries(conn, environment=environment) if not e.deregistered]
-    status = kube.kubeconfig_status()
+    status = kube.kubeconfig_status(source)
     if status is not None:
         raise ClusterError(
             f"cannot compare environment {environment} with the cluster: {status}. Set "
             "KUBECONFIG, or run where a cluster is configured"
         )
     enabled = [e for e in entries if liveness.enabled(e.status, e.deregistered)]
-    seen = kube.observe_health(enabled, context=context) if enabled else {}
+    seen = kube.observe_health(enabled, source=source, context=context) if enabled else {}
     probes: dict[str, str] = {}
     healthy = [e for e in enabled if seen[e.model_name].healthy]
     if probe_via is not None and healthy:
-        cluster = kube.connect(context)
+        cluster = kube.connect(source, context)
         prober = Prober(
             via=probe_via or ("direct" if cluster.in_cluster else "proxy"),
             cluster=cluster,
             timeout=PROBE_TIMEOUT,
-            api_key=os.environ.get("VLLM_API_KEY"),
+            api_key=api_key,
         )
         try:
             for (_, model, _), verdict in prober.probe_all(healthy).items():

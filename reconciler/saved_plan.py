@@ -23,7 +23,6 @@ from typing import Any
 from registry import names
 from registry.entry import HEALTHS, MANAGERS, STATUSES, Entry
 from registry.errors import InvalidPlanFile, RegistryError, UnreadableFile
-from registry.settings import env_text
 
 from . import files
 from .plan import ACTIONS, FORMAT_VERSION, Change, Plan, change_for
@@ -47,12 +46,6 @@ def document(plans: Sequence[Plan]) -> dict[str, Any]:
     return {"format_version": FORMAT_VERSION, "plans": [plan.to_dict() for plan in plans]}
 
 
-def plan_key() -> bytes | None:
-    """The signing key from REGISTRY_PLAN_KEY; None when unset (plans are only checksummed)."""
-    key = env_text(PLAN_KEY_VARIABLE)
-    return key.encode("utf-8") if key else None
-
-
 def _canonical(data: dict[str, Any]) -> bytes:
     body = {key: value for key, value in data.items() if key not in (CHECKSUM_KEY, SIGNATURE_KEY)}
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
@@ -66,27 +59,30 @@ def signature(data: dict[str, Any], key: bytes) -> str:
     return "hmac-sha256:" + hmac.new(key, _canonical(data), hashlib.sha256).hexdigest()
 
 
-def dumps(plans: Sequence[Plan]) -> str:
+def dumps(plans: Sequence[Plan], *, key: bytes | None) -> str:
+    """The saved plan file of ``plans``, signed with ``key`` (REGISTRY_PLAN_KEY) when given
+    (otherwise only checksummed)."""
     data = document(plans)
     sealed = {**data, CHECKSUM_KEY: checksum(data)}
-    if key := plan_key():
+    if key:
         sealed[SIGNATURE_KEY] = signature(data, key)
     return json.dumps(sealed, indent=2, default=str) + "\n"
 
 
-def write(path: str | Path, plans: Sequence[Plan]) -> None:
-    files.write_text(path, dumps(plans), "plan")
+def write(path: str | Path, plans: Sequence[Plan], *, key: bytes | None) -> None:
+    files.write_text(path, dumps(plans, key=key), "plan")
 
 
-def read(path: str | Path) -> list[Plan]:
-    """The plans saved in ``path``; refuses anything that is not an unaltered saved plan."""
+def read(path: str | Path, *, key: bytes | None) -> list[Plan]:
+    """The plans saved in ``path``; refuses anything that is not an unaltered saved plan
+    (nor, with ``key``, one not signed with it)."""
     try:
         text = files.read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
     except UnreadableFile as error:
         raise InvalidPlanFile(f"cannot read the saved plan {path}: {error.reason}") from None
     except UnicodeDecodeError:
         raise InvalidPlanFile(f"cannot read the saved plan {path}: not UTF-8 text") from None
-    return loads(text, str(path))
+    return loads(text, str(path), key=key)
 
 
 _BRACKETS = re.compile(r"[\[\]{}]")
@@ -111,7 +107,7 @@ def _nesting(text: str) -> int:
     return deepest
 
 
-def loads(text: str, name: str = "the saved plan") -> list[Plan]:
+def loads(text: str, name: str = "the saved plan", *, key: bytes | None) -> list[Plan]:
     not_a_plan = InvalidPlanFile(
         f"{name} is not a saved plan: expected the JSON file written by `registry plan --out FILE`"
     )
@@ -143,7 +139,7 @@ def loads(text: str, name: str = "the saved plan") -> list[Plan]:
             f"{name} was altered after it was written (checksum mismatch): a saved plan is "
             "applied exactly as reviewed; run `registry plan --out FILE` again"
         )
-    _check_signature(data, name)
+    _check_signature(data, name, key)
     try:
         items = data.get("plans", [data])
         plans = [Plan.from_dict(item) for item in items]
@@ -156,8 +152,7 @@ def loads(text: str, name: str = "the saved plan") -> list[Plan]:
     return plans
 
 
-def _check_signature(data: dict[str, Any], name: str) -> None:
-    key = plan_key()
+def _check_signature(data: dict[str, Any], name: str, key: bytes | None) -> None:
     if key is None:
         return  # the caller says that the plan's origin is not verified
     given = data.get(SIGNATURE_KEY)

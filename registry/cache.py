@@ -21,13 +21,12 @@ from urllib.parse import urlsplit
 from .entry import STATUSES, cache_key
 from .errors import CacheUnavailable, DatabaseUnavailable, RegistryError
 from .names import check_namespace, parse_endpoint
-from .settings import env_int, env_text
 
 if TYPE_CHECKING:
     import psycopg
 
-DEFAULT_TTL = 120
-MAX_TTL = 86_400
+    from .settings import Settings
+
 # A cached value is a flat object of five short strings; anything larger is not ours.
 MAX_VALUE_BYTES = 4096
 MISSING = {"missing": True}
@@ -126,11 +125,6 @@ def generation_key(environment: str) -> str:
     return f"{GENERATION_PREFIX}{environment}"
 
 
-def ttl_from_env() -> int:
-    """REGISTRY_CACHE_TTL in seconds (default 120, at most a day)."""
-    return env_int("REGISTRY_CACHE_TTL", DEFAULT_TTL, minimum=1, maximum=MAX_TTL, unit="seconds")
-
-
 def describe(url: str) -> str:
     """``host:port/db`` of a Redis URL, without user or password."""
     try:
@@ -178,10 +172,9 @@ class Cache:
         self._redis_error = redis.RedisError  # kept: an import per call costs on the hit path
 
     @classmethod
-    def from_env(cls) -> Cache | None:
+    def from_settings(cls, settings: Settings) -> Cache | None:
         """The cache at REDIS_URL; None when it is unset (the cache is off)."""
-        url = env_text("REDIS_URL")
-        return cls(url) if url else None
+        return cls(settings.redis_url) if settings.redis_url else None
 
     def unavailable(self, error: Exception) -> CacheUnavailable:
         reason = _redact(str(error).strip() or type(error).__name__, self.url)

@@ -32,8 +32,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .cache import Cache, Route
 
-DEFAULT_SIZE = 100_000
-MAX_SIZE = 10_000_000
 CHANNEL = "__redis__:invalidate"
 PREFIX = "model_registry:"
 # Seconds without traffic before the reader sends a PING, and again before it gives up.

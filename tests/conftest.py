@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from registry.db import in_ci
 from registry.settings import LIBPQ_SERVER_VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,6 +147,12 @@ def redis_url(redis_server: RedisServer | None) -> Iterator[str]:
 NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "CI", "REGISTRY_EMBEDDED", *LIBPQ_SERVER_VARIABLES}
 
 
+def in_ci() -> bool:
+    from registry.settings import Settings
+
+    return Settings.from_env().ci
+
+
 def require_tool(missing: str | None) -> None:
     """Skip when a tool the test needs is missing (``missing`` says which and why), except
     in CI: .ci/run installs every such tool, so there a missing one fails the test."""
@@ -195,6 +200,14 @@ def cli(database_url: str):
         return run_cli(*args, env={"DATABASE_URL": database_url, **(env or {})}, **kwargs)
 
     return run
+
+
+def kube_source():
+    """Where this process's environment (KUBECONFIG, a pod) says the cluster is."""
+    from reconciler.observe import KubeSource
+    from registry.settings import Settings
+
+    return KubeSource.from_settings(Settings.from_env())
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 from reconciler import operator
 from reconciler.apply import apply
+from reconciler.audit_fields import NO_JOB, CiJob
 from registry import db, migrate, store
 from registry.errors import LockTimeout, SchemaOutdated, StaleRevision
 
@@ -19,7 +20,7 @@ from .conftest import BIN
 ENV = "development"
 
 
-def register(conn, model, **kwargs):
+def register(conn, model, job=NO_JOB, **kwargs):
     plan = operator.register(
         store.get_entry(conn, ENV, model),
         store.revision(conn, ENV),
@@ -27,7 +28,7 @@ def register(conn, model, **kwargs):
         environment=ENV,
         **kwargs,
     )
-    return apply(conn, plan, actor="tester")
+    return apply(conn, plan, actor="tester", job=job)
 
 
 def state(conn):
@@ -52,10 +53,8 @@ def test_apply_writes_entry_audit_revision_and_outbox(conn):
     assert keys == ["model_registry:development:llama-2-7b"]
 
 
-def test_audit_records_ci_context(conn, monkeypatch):
-    monkeypatch.setenv("CI_COMMIT_SHA", "abc123")
-    monkeypatch.setenv("CI_PIPELINE_URL", "https://gitlab.example/p/1")
-    register(conn, "gpt-neo")
+def test_audit_records_ci_context(conn):
+    register(conn, "gpt-neo", CiJob(None, "abc123", "https://gitlab.example/p/1"))
     [record] = store.history(conn)
     assert (record.commit_sha, record.pipeline_url) == ("abc123", "https://gitlab.example/p/1")
 
@@ -216,9 +215,8 @@ def test_unreachable_database_names_host_not_password():
     assert "s3cret-pw" not in message
 
 
-def test_auto_migrate_off_reports_pending_schema(database_url, monkeypatch):
-    monkeypatch.setenv("REGISTRY_AUTO_MIGRATE", "0")
-    target = db.Target(url=database_url, description="test")
+def test_auto_migrate_off_reports_pending_schema(database_url):
+    target = db.Target(url=database_url, description="test", auto_migrate=False)
     with pytest.raises(SchemaOutdated, match="registry db migrate"):
         db.connect(target)
     raw = db.connect(target, prepare_schema=False)

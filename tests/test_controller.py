@@ -14,7 +14,7 @@ import pytest
 
 from registry import store
 
-from .conftest import BIN, ROOT, run_cli
+from .conftest import BIN, ROOT, kube_source, run_cli
 from .kube_fake import deployment
 from .vllm_fake import FakeVLLM
 
@@ -247,7 +247,7 @@ def test_an_informer_resuming_from_an_expired_resource_version_gets_gone(kube):
     kube.add_model("llama-2-7b", ENV)
     changes, restarts = [], []
     informer = Informer(
-        observe.connect(),
+        observe.connect(kube_source()),
         "deployments",
         "system",
         resync=60,

@@ -19,6 +19,7 @@ import pytest
 
 from reconciler import observe
 
+from .conftest import kube_source
 from .kube_fake import TOKEN, FakeKube, deployment
 from .vllm_fake import FakeVLLM
 
@@ -70,7 +71,7 @@ def next_event(found: queue.Queue, skip_bookmarks: bool = True):
 
 
 def api():
-    return observe.connect().api
+    return observe.connect(kube_source()).api
 
 
 # --- lists and watches ---------------------------------------------------------------------

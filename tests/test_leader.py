@@ -13,6 +13,7 @@ from reconciler import observe
 from reconciler.controller.leader import LeaderElector, Timings, default_identity, default_namespace
 from registry.errors import LeaderElectionError
 
+from .conftest import kube_source
 from .kube_fake import FakeKube
 
 FAST = Timings(lease_duration=2, renew_deadline=1.0, retry_period=0.1)
@@ -25,7 +26,7 @@ class Replica:
     def __init__(self, identity: str, timings: Timings, release_on_cancel: bool = True) -> None:
         self.events: list[str] = []
         self.elector = LeaderElector(
-            observe.connect().api,
+            observe.connect(kube_source()).api,
             name=NAME,
             namespace=NAMESPACE,
             identity=identity,

@@ -11,6 +11,7 @@ from reconciler.reconcile import plan_manifests
 from registry import store
 from registry.errors import ApplyRefused, ManifestInvalid, StaleRevision
 
+from .conftest import kube_source
 from .kube_fake import FakeKube
 
 ENV = "production"
@@ -42,7 +43,9 @@ class Heard:
 
 
 def no_kube(heard: Heard):
-    return operations.health_for(kube_context=None, no_kube=True, notify=heard.notes.append)
+    return operations.health_for(
+        source=kube_source(), kube_context=None, no_kube=True, notify=heard.notes.append
+    )
 
 
 def unreachable(manifest, desired):
@@ -91,7 +94,7 @@ def test_prepare_from_a_saved_plan_reads_it_exactly_and_warns_when_unsigned(
     loaded = operations.manifests([manifest(tmp_path, "name: a")], notify=pytest.fail)
     plans = plan_manifests(conn, loaded, lambda m, desired: None)
     saved = tmp_path / "plan.json"
-    saved_plan.write(saved, plans)
+    saved_plan.write(saved, plans, key=None)
     heard = Heard(conn)
 
     prepared = prepare([saved], heard, unreachable)
@@ -132,7 +135,9 @@ def test_wait_for_health_replans_until_healthy(conn, kube: FakeKube, tmp_path):
     kube.ready_after("llama-2-7b-production", "system", 1.0)
     heard = Heard(conn)
     loaded = operations.manifests([manifest(tmp_path, "name: llama-2-7b")], notify=pytest.fail)
-    health = operations.health_for(kube_context=None, no_kube=False, notify=heard.notes.append)
+    health = operations.health_for(
+        source=kube_source(), kube_context=None, no_kube=False, notify=heard.notes.append
+    )
 
     plans = operations.wait_for_health(
         conn, loaded, health, 120, notify=heard.notes.append, warn=heard.warnings.append
@@ -153,7 +158,9 @@ def test_wait_for_health_timing_out_warns_and_returns_the_last_plans(
     prepared = prepare(
         [manifest(tmp_path, "name: gpt-neo")],
         heard,
-        operations.health_for(kube_context=None, no_kube=False, notify=heard.notes.append),
+        operations.health_for(
+            source=kube_source(), kube_context=None, no_kube=False, notify=heard.notes.append
+        ),
         wait=True,
         timeout=0.5,
     )

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from reconciler.apply import ApplyResult
+    from reconciler.audit_fields import CiJob
     from registry.cache import Cache
     from registry.db import Target
 
@@ -58,7 +59,7 @@ def open_target() -> Target:
     """DATABASE_URL, or the embedded default (said once)."""
     from registry import db
 
-    target = db.resolve_target()
+    target = db.resolve_target(current().settings)
     if target.embedded_started is not None:
         how = "started" if target.embedded_started else "reusing"
         notice(f"registry: DATABASE_URL is unset, {how} the {target.description}")
@@ -80,7 +81,7 @@ def open_cache() -> Cache | None:
 
     session = current()
     if not session.cache_opened:
-        session.cache = Cache.from_env()
+        session.cache = Cache.from_settings(session.settings)
         session.cache_opened = True
         if session.cache is None:
             notice("registry: REDIS_URL is unset: cache off")
@@ -111,11 +112,18 @@ ModelNameFilter = Annotated[
 ]
 
 
+def ci_job() -> CiJob:
+    """What the audit log records of the CI job running this command (GITLAB_USER_LOGIN...)."""
+    from reconciler.audit_fields import CiJob
+
+    return CiJob.from_settings(current().settings)
+
+
 def _checked_actor(actor: str | None) -> str | None:
     """Check what the audit log will record before the command reads or writes anything."""
     from reconciler import audit_fields
 
-    audit_fields.check(actor)
+    audit_fields.check(actor, ci_job())
     return actor
 
 

@@ -72,7 +72,7 @@ def _database(error: BaseException) -> RegistryError | None:
 
     target = current().database
     line = _first_line(error)
-    reason = db.redact(line, target.url) if target else redact_urls(line)
+    reason = db.redact(line, target.url, target.libpq) if target else redact_urls(line)
     where = f" ({target.description})" if target else ""
     if isinstance(error, psycopg.errors.InsufficientPrivilege):
         return PermissionDenied(

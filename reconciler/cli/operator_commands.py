@@ -23,6 +23,7 @@ from .common import (
     ModelName,
     ModelNameFilter,
     OutputFormat,
+    ci_job,
     limit_between,
     open_cache,
     open_registry,
@@ -54,6 +55,7 @@ def _write(
         build,
         dry_run=dry_run,
         actor=actor,
+        job=ci_job(),
         lock_timeout=lock_timeout,
         cache=None if dry_run else open_cache(),
     )

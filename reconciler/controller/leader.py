@@ -6,7 +6,7 @@ Interface (what the controller uses)::
     from reconciler.controller.leader import LeaderElector, Timings, default_identity
     from reconciler.controller.leader import default_namespace
 
-    cluster = observe.connect(context)            # same kubeconfig / in-cluster config
+    cluster = observe.connect(source, context)    # same kubeconfig / in-cluster config
     elector = LeaderElector(
         cluster.api,
         name="vllm-model-registry-controller",    # --lease-name
