@@ -15,6 +15,7 @@ from registry.errors import (
     MassRemovalRefused,
     StaleRevision,
 )
+from registry.vocabulary import Status
 
 from . import audit_fields, liveness
 from .diff import mass_removal
@@ -177,7 +178,7 @@ def _desired(entry: Entry) -> dict[str, object]:
     """``entry.spec()`` with ready and pending as one: the controller moves an enabled
     entry between them without a revision bump (liveness, not desired state)."""
     spec = entry.spec()
-    spec["status"] = "disabled" if entry.status == "disabled" else "enabled"
+    spec["status"] = Status.DISABLED if entry.status == Status.DISABLED else "enabled"
     return spec
 
 

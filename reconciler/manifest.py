@@ -25,6 +25,7 @@ import yaml
 from registry import names
 from registry.entry import Entry
 from registry.errors import InvalidEndpoint, InvalidName, UnreadableFile
+from registry.vocabulary import Manager, Status
 
 from . import gcpause
 from .files import outside_folder, read_bounded
@@ -103,8 +104,8 @@ class Manifest:
                 environment=self.environment,
                 namespace=model.namespace,
                 endpoint=model.endpoint,
-                status="ready" if model.enabled else "disabled",
-                managed_by="manifest",
+                status=Status.READY if model.enabled else Status.DISABLED,
+                managed_by=Manager.MANIFEST,
             )
             for model in self.models
         ]

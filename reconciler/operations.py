@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from registry import names, store
+from registry import names, store, vocabulary
 from registry.entry import Entry
 from registry.errors import (
     ApplyRefused,
@@ -95,7 +95,7 @@ def health_for(
     def observe_manifest(
         manifest: Manifest, desired: Sequence[Entry]
     ) -> Mapping[str, Health] | None:
-        enabled = [entry for entry in desired if entry.status == "ready"]
+        enabled = [entry for entry in desired if entry.status == vocabulary.Status.READY]
         return observe(
             enabled,
             source=source,
@@ -195,7 +195,7 @@ def _waiting(plans: Sequence[Plan]) -> list[str]:
         f"{plan.environment}/{seen.model_name}"
         for plan in plans
         for seen in plan.observations
-        if seen.health != "Healthy"
+        if seen.health != vocabulary.Health.HEALTHY
     ]
 
 
@@ -487,7 +487,7 @@ def environment_health(
         checks.append(
             liveness.check(
                 entry,
-                live.status if live else "Unknown",
+                live.status if live else vocabulary.Health.UNKNOWN,
                 live.reason if live else None,
                 probes.get(entry.model_name),
             )

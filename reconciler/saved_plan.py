@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from registry import names
-from registry.entry import HEALTHS, MANAGERS, STATUSES, Entry
+from registry.entry import Entry
 from registry.errors import InvalidPlanFile, RegistryError, UnreadableFile
+from registry.vocabulary import Action, Health, Manager, Status, Vocabulary
 
 from . import files
-from .plan import ACTIONS, FORMAT_VERSION, Change, Plan, change_for
+from .plan import FORMAT_VERSION, Change, Plan, change_for
 
 CHECKSUM_KEY = "checksum"
 SIGNATURE_KEY = "signature"
@@ -187,7 +188,7 @@ def _check_plan(item: dict[str, Any], plan: Plan, name: str) -> None:
     for observation in plan.observations:
         try:
             names.check_model_name(observation.model_name)
-            _one_of("health", observation.health, HEALTHS)
+            _one_of("health", observation.health, Health)
             _check_time("checked_at", observation.checked_at)
         except RegistryError as error:
             raise InvalidPlanFile(
@@ -256,7 +257,7 @@ def _check_time(what: str, value: datetime | None) -> None:
 def _check_bookkeeping(change: Change, observed: str | None) -> None:
     """Health and its time are written from the plan: only what the plan saw may change."""
     before = change.before
-    health = before.health if before else "Unknown"
+    health = before.health if before else Health.UNKNOWN
     checked = before.last_health_check if before else None
     for entry in (before, change.after):
         if entry is not None:
@@ -272,7 +273,7 @@ def _check_bookkeeping(change: Change, observed: str | None) -> None:
 
 
 def _check_change(environment: str, change: Change, seen: set[str]) -> None:
-    _one_of("action", change.action, ACTIONS)
+    _one_of("action", change.action, Action)
     for entry in (change.before, change.after):
         if entry is not None:
             _check_entry(environment, entry)
@@ -300,13 +301,15 @@ def _check_entry(environment: str, entry: Entry) -> None:
         )
     names.check_target(entry.model_name, environment, entry.namespace)
     names.parse_endpoint(entry.endpoint)
-    _one_of("status", entry.status, STATUSES)
-    _one_of("health", entry.health, HEALTHS)
-    _one_of("managed_by", entry.managed_by, MANAGERS)
+    _one_of("status", entry.status, Status)
+    _one_of("health", entry.health, Health)
+    _one_of("managed_by", entry.managed_by, Manager)
     if type(entry.deregistered) is not bool:
         raise RegistryError(f"deregistered is {entry.deregistered!r}, not true or false")
 
 
-def _one_of(what: str, value: Any, allowed: Sequence[str]) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise RegistryError(f"unknown {what} {value!r}: expected one of {', '.join(allowed)}")
+def _one_of(what: str, value: Any, allowed: type[Vocabulary]) -> None:
+    if not isinstance(value, str) or not allowed.has(value):
+        raise RegistryError(
+            f"unknown {what} {value!r}: expected one of {', '.join(allowed.values())}"
+        )

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .entry import STATUSES, cache_key
+from .entry import cache_key
 from .errors import CacheUnavailable, DatabaseUnavailable, RegistryError
 from .names import check_namespace, parse_endpoint
+from .vocabulary import Status
 
 if TYPE_CHECKING:
     import psycopg
@@ -111,7 +112,7 @@ def decode(raw: bytes | str, environment: str, model_name: str) -> Route | None:
         raise ValueError(f"cached value does not hold the string fields {sorted(ROUTE_FIELDS)}")
     if (data["environment"], data["model_name"]) != (environment, model_name):
         raise ValueError("cached value names another model or environment")
-    if data["status"] not in STATUSES:
+    if not Status.has(data["status"]):
         raise ValueError(f"cached value has an unknown status {data['status']!r}")
     try:
         check_namespace(data["namespace"])

@@ -31,6 +31,7 @@ from .entry import cache_key
 from .errors import CacheUnavailable, DatabaseUnavailable, ModelNotFound, ModelNotReady
 from .local_cache import ABSENT, LocalCache
 from .settings import DEFAULT_CACHE_TTL, DEFAULT_LOCAL_CACHE_SIZE, Settings
+from .vocabulary import Status
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -211,7 +212,7 @@ class Resolver:
             if results is not None:
                 results["not_found"].inc()
             raise ModelNotFound(model_name)
-        if route.status != "ready":
+        if route.status != Status.READY:
             if results is not None:
                 results["not_ready"].inc()
             raise ModelNotReady(model_name, route.status)

@@ -7,7 +7,6 @@ from collections import Counter
 import pytest
 
 from reconciler import observe
-from reconciler.health import HEALTHY, MISSING, PROGRESSING
 from reconciler.observe import observe_health
 from registry.entry import Entry
 from registry.errors import ClusterError
@@ -17,6 +16,7 @@ from .conftest import kube_source
 from .kube_fake import FakeKube
 
 ENV = "production"
+HEALTHY, MISSING, PROGRESSING = "Healthy", "Missing", "Progressing"  # stored and printed as is
 FAST = {"backoff": 0.01}  # keep retries quick; the count of attempts is what is tested
 
 
