@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.db import LIBPQ_SERVER_VARIABLES, in_ci
+from registry.db import in_ci
+from registry.settings import LIBPQ_SERVER_VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import functools
 import re
 import sys
 from collections.abc import Callable
@@ -13,6 +12,8 @@ import typer
 
 from reconciler.safe_text import escape, printable, redact_urls
 from registry.errors import RegistryError
+
+from .session import current, detail, notice
 
 T = TypeVar("T")
 
@@ -49,21 +50,21 @@ def say(text: str) -> None:
 
 
 def warn(text: str) -> None:
-    say(f"warning: {text}")
-
-
-_opened: list[Target] = []  # the database this command opened, for connection_lost
+    """A warning that is not an error: silenced by -q."""
+    if not current().quiet:
+        say(f"warning: {text}")
 
 
 def open_target() -> Target:
-    """DATABASE_URL, or the embedded default (said in one line)."""
+    """DATABASE_URL, or the embedded default (said once)."""
     from registry import db
 
     target = db.resolve_target()
     if target.embedded_started is not None:
         how = "started" if target.embedded_started else "reusing"
-        say(f"registry: DATABASE_URL is unset, {how} the {target.description}")
-    _opened.append(target)
+        notice(f"registry: DATABASE_URL is unset, {how} the {target.description}")
+    detail(f"registry: database: {target.description}")
+    current().database = target
     return target
 
 
@@ -71,11 +72,12 @@ def connection_lost(error: BaseException) -> RegistryError | None:
     """The message for a database connection that broke mid-command (PostgreSQL stopped
     after connect); None when ``error`` is something else, i.e. a bug."""
     psycopg = sys.modules.get("psycopg")  # not imported: no database was used
-    if psycopg is None or not isinstance(error, psycopg.OperationalError) or not _opened:
+    target = current().database
+    if psycopg is None or not isinstance(error, psycopg.OperationalError) or target is None:
         return None
     from registry import db
 
-    return db.unavailable(_opened[-1], error, lost=True)
+    return db.unavailable(target, error, lost=True)
 
 
 def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:
@@ -85,15 +87,19 @@ def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:
     return db.connect(open_target(), prepare_schema=prepare_schema)
 
 
-@functools.cache  # one client per command, and "cache off" said once
 def open_cache() -> Cache | None:
-    """The router's Redis cache from REDIS_URL; None when it is unset."""
+    """The router's Redis cache from REDIS_URL (one client per command); None when unset."""
     from registry.cache import Cache
 
-    cache = Cache.from_env()
-    if cache is None:
-        say("registry: REDIS_URL is unset: cache off")
-    return cache
+    session = current()
+    if not session.cache_opened:
+        session.cache = Cache.from_env()
+        session.cache_opened = True
+        if session.cache is None:
+            notice("registry: REDIS_URL is unset: cache off")
+        else:
+            detail(f"registry: cache: Redis at {session.cache.description}")
+    return session.cache
 
 
 Environment = Annotated[
