@@ -212,11 +212,11 @@ def kube_source():
 
 @pytest.fixture
 def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A fake Kubernetes API server (tests/kube_fake.py) that KUBECONFIG points at.
+    """A fake Kubernetes API server (tests/fakes/kube.py) that KUBECONFIG points at.
 
     Set on the test's process environment, so `cli(...)` subprocesses use it too.
     """
-    from .kube_fake import FakeKube
+    from tests.fakes.kube import FakeKube
 
     fake = FakeKube()
     monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig(tmp_path / "kubeconfig")))
