@@ -52,9 +52,13 @@ def run(args: Sequence[str] | None = None, *, admin: bool = False) -> int:
         code = 1
     except (Exception, KeyboardInterrupt) as error:
         code = _report(error, debug=session.debug)
-    code = code if isinstance(code, int) else 0
-    if code == Interrupted.exit_code:  # typer turns Ctrl-C into a silent exit 130
-        code = _report(KeyboardInterrupt(), debug=False)
+    else:
+        code = code if isinstance(code, int) else 0
+        if code == Interrupted.exit_code:  # typer turns Ctrl-C into a silent exit 130
+            code = _report(KeyboardInterrupt(), debug=False)
+    finally:
+        if session.cache is not None:
+            session.cache.close()
     detail(f"registry: finished in {time.perf_counter() - started:.3f} s (exit {code})")
     return code
 
