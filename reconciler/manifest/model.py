@@ -1,4 +1,4 @@
-"""The manifest as values: one environment's desired models (design.md 3)."""
+"""The manifest as values: one environment's desired models (docs/architecture.md, "Data flow")."""
 
 from __future__ import annotations
 

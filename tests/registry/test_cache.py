@@ -9,7 +9,7 @@ from reconciler.apply import apply
 from registry import store
 from registry.cache import Cache, Route, decode, encode, sync_outbox
 from registry.entry import cache_key
-from registry.errors import CacheUnavailable
+from registry.errors import CacheUnavailable, InvalidSetting
 from tests.conftest import free_port
 
 ENV = "development"
@@ -157,7 +157,7 @@ def test_invalidating_one_environment_leaves_the_others(cache):
 
 
 def test_a_url_that_is_not_redis_is_a_clear_error_without_the_password():
-    with pytest.raises(CacheUnavailable) as raised:
+    with pytest.raises(InvalidSetting) as raised:
         Cache("http://user:s3cret-pass@example.invalid/0")
     assert "s3cret-pass" not in str(raised.value)
     assert "REDIS_URL" in str(raised.value)
