@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import redis_url
-from .entry import KEY_PREFIX, STATUSES, cache_key
-from .errors import DatabaseUnavailable, RegistryError
+from .entry import KEY_PREFIX, cache_key
+from .errors import CacheUnavailable, DatabaseUnavailable, RegistryError
 from .names import check_namespace, parse_endpoint
-from .settings import env_int, env_text
+from .vocabulary import Status
 
 if TYPE_CHECKING:
     import psycopg
 
-DEFAULT_TTL = 120
-MAX_TTL = 86_400
+    from .settings import Settings
+
 # A cached value is a flat object of five short strings; anything larger is not ours.
 MAX_VALUE_BYTES = 4096
 MISSING = {"missing": True}
@@ -52,17 +52,6 @@ return 1
 
 # (environment, model name, encoded value, generation read before the query, ttl seconds)
 Fill = tuple[str, str, str, bytes | None, float]
-
-
-class CacheUnavailable(RegistryError):
-    """Redis could not be reached or failed a command."""
-
-    def __init__(self, description: str, reason: str) -> None:
-        self.summary = f"Redis at {description} is unavailable ({reason})"
-        super().__init__(
-            f"{self.summary}: check REDIS_URL and that Redis is running; queued cache "
-            "invalidations stay in the registry database until `registry cache sync` succeeds"
-        )
 
 
 @dataclass(frozen=True)
@@ -122,7 +111,7 @@ def decode(raw: bytes | str, environment: str, model_name: str) -> Route | None:
         raise ValueError(f"cached value does not hold the string fields {sorted(ROUTE_FIELDS)}")
     if (data["environment"], data["model_name"]) != (environment, model_name):
         raise ValueError("cached value names another model or environment")
-    if data["status"] not in STATUSES:
+    if not Status.has(data["status"]):
         raise ValueError(f"cached value has an unknown status {data['status']!r}")
     try:
         check_namespace(data["namespace"])
@@ -134,11 +123,6 @@ def decode(raw: bytes | str, environment: str, model_name: str) -> Route | None:
 
 def generation_key(environment: str) -> str:
     return f"{GENERATION_PREFIX}{environment}"
-
-
-def ttl_from_env() -> int:
-    """REGISTRY_CACHE_TTL in seconds (default 120, at most a day)."""
-    return env_int("REGISTRY_CACHE_TTL", DEFAULT_TTL, minimum=1, maximum=MAX_TTL, unit="seconds")
 
 
 class Cache:
@@ -165,10 +149,9 @@ class Cache:
         self._redis_error = redis.RedisError  # kept: an import per call costs on the hit path
 
     @classmethod
-    def from_env(cls) -> Cache | None:
+    def from_settings(cls, settings: Settings) -> Cache | None:
         """The cache at REDIS_URL; None when it is unset (the cache is off)."""
-        url = env_text("REDIS_URL")
-        return cls(url) if url else None
+        return cls(settings.redis_url) if settings.redis_url else None
 
     def unavailable(self, error: Exception) -> CacheUnavailable:
         reason = self.address.explain(error)

@@ -6,9 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-STATUSES = ("ready", "pending", "disabled")
-HEALTHS = ("Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown")
-MANAGERS = ("manifest", "cli")
+from .vocabulary import Health, Manager, Status
 
 # Every key of the router's cache starts with it (registry/local_cache.py tracks the prefix).
 KEY_PREFIX = "model_registry:"
@@ -23,9 +21,9 @@ class Entry:
     environment: str
     namespace: str
     endpoint: str
-    status: str = "ready"
-    health: str = "Unknown"
-    managed_by: str = "cli"
+    status: str = Status.READY  # a Status (rows read back hold the plain string)
+    health: str = Health.UNKNOWN
+    managed_by: str = Manager.CLI
     deregistered: bool = False
     last_health_check: datetime | None = None
     id: int | None = None

@@ -41,8 +41,6 @@ from .entry import KEY_PREFIX
 if TYPE_CHECKING:
     from .cache import Cache, Route
 
-DEFAULT_SIZE = 100_000
-MAX_SIZE = 10_000_000
 CHANNEL = "__redis__:invalidate"
 # Seconds without traffic before the reader sends a PING, and again before it gives up.
 HEALTH_INTERVAL = 1.0

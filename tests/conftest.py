@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.db import LIBPQ_SERVER_VARIABLES, in_ci
+from registry.settings import LIBPQ_SERVER_VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -151,6 +151,12 @@ def redis_url(redis_server: RedisServer | None) -> Iterator[str]:
 NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "CI", "REGISTRY_EMBEDDED", *LIBPQ_SERVER_VARIABLES}
 
 
+def in_ci() -> bool:
+    from registry.settings import Settings
+
+    return Settings.from_env().ci
+
+
 def require_tool(missing: str | None) -> None:
     """Skip when a tool the test needs is missing (``missing`` says which and why), except
     in CI: .ci/run installs every such tool, so there a missing one fails the test."""
@@ -200,13 +206,21 @@ def cli(database_url: str):
     return run
 
 
+def kube_source():
+    """Where this process's environment (KUBECONFIG, a pod) says the cluster is."""
+    from reconciler.observe import KubeSource
+    from registry.settings import Settings
+
+    return KubeSource.from_settings(Settings.from_env())
+
+
 @pytest.fixture
 def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A fake Kubernetes API server (tests/kube_fake.py) that KUBECONFIG points at.
+    """A fake Kubernetes API server (tests/fakes/kube.py) that KUBECONFIG points at.
 
     Set on the test's process environment, so `cli(...)` subprocesses use it too.
     """
-    from .kube_fake import FakeKube
+    from tests.fakes.kube import FakeKube
 
     fake = FakeKube()
     monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig(tmp_path / "kubeconfig")))
