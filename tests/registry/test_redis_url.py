@@ -14,7 +14,7 @@ from registry.errors import InvalidSetting, ModelNotReady
 from registry.lookup import Resolver
 from tests.conftest import free_port
 from tests.redis_sentinel import SERVICE, SentinelTopology
-from tests.test_lookup import ENDPOINT, ENV, KEY, MODEL, register, set_status, wait_for
+from tests.registry.test_lookup import ENDPOINT, ENV, KEY, MODEL, register, set_status, wait_for
 
 PASSWORD = "m4ster/pw"  # '/' must be percent-encoded in the URL
 SENTINEL_PASSWORD = "s3ntinel-pw"
