@@ -6,7 +6,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 SCRIPT = ROOT / "scripts/ci/post_mr_note.py"
 
