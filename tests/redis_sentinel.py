@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import redis
 
-from .conftest import RedisServer
+from .helpers import RedisServer
 
 SERVICE = "registry-cache"
 # Guards against a hung test, never asserted on.

@@ -9,12 +9,11 @@ import json
 import pytest
 
 from registry import redis_url
-from registry.cache import Cache, CacheUnavailable
-from registry.errors import InvalidSetting, ModelNotReady
+from registry.cache import Cache
+from registry.errors import CacheUnavailable, InvalidSetting, ModelNotReady
 from registry.lookup import Resolver
-from tests.conftest import free_port
+from tests.helpers import ENDPOINT, ENV, KEY, MODEL, free_port, register, set_status, wait_for
 from tests.redis_sentinel import SERVICE, SentinelTopology
-from tests.registry.test_lookup import ENDPOINT, ENV, KEY, MODEL, register, set_status, wait_for
 
 PASSWORD = "m4ster/pw"  # '/' must be percent-encoded in the URL
 SENTINEL_PASSWORD = "s3ntinel-pw"
@@ -176,7 +175,7 @@ def test_the_resolver_and_a_long_lived_writer_follow_a_failover(conn, database_u
             return sum("t" in c["flags"] for c in client.client_list()) == 1
 
     try:
-        register(conn, writer)
+        register(conn, cache=writer)
         wait_for(lambda: source() == "local", "a local copy")
         assert tracked_by(sentinel.master)
 
@@ -189,7 +188,7 @@ def test_the_resolver_and_a_long_lived_writer_follow_a_failover(conn, database_u
         # The writer's pooled connections still lead to the old master: an invalidation
         # there would reach no router. It asks the Sentinel first, so the change's DEL
         # lands on the new master, whose push reaches the router before apply returns.
-        set_status(conn, writer, "disable")
+        set_status(conn, "disable", cache=writer)
         with sentinel.client(sentinel.replica) as new_master:
             assert not new_master.exists(KEY)
         with pytest.raises(ModelNotReady):
