@@ -36,16 +36,9 @@ def register(
 ) -> Plan:
     """Make the model routable at ``endpoint`` (default: the naming convention)."""
     names.check_target(model_name, environment, namespace)
-    convention = names.convention_endpoint(model_name, environment, namespace)
-    endpoint = endpoint or convention
-    _, port = names.parse_endpoint(endpoint)
-    warnings = ()
-    expected = names.convention_endpoint(model_name, environment, namespace, port)
-    if endpoint != expected:
-        warnings = (
-            f"endpoint {endpoint} differs from the naming convention ({expected}); "
-            "registering it as given",
-        )
+    endpoint = endpoint or names.convention_endpoint(model_name, environment, namespace)
+    off_convention = names.convention_warning(endpoint, model_name, environment, namespace)
+    warnings = (f"{off_convention}; registering it as given",) if off_convention else ()
     after = Entry(
         model_name=model_name,
         environment=environment,

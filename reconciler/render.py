@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from registry.entry import Entry
-from registry.vocabulary import Action, Health, Status
+from registry.vocabulary import Action, Health
 
 from .plan import Change, Plan
 from .safe_text import csv_cell, escape, md_code, md_text
@@ -315,55 +314,3 @@ def plan_markdown(plans: Sequence[Plan]) -> str:
 
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=str)
-
-
-def manifest_yaml(environment: str, entries: Sequence[Entry], *, revision: int) -> str:
-    """``entries`` as a manifest that validates and plans with no changes (`registry export`)."""
-    import yaml
-
-    from registry import names
-    from registry.errors import InvalidEndpoint
-
-    def most_common(values: list[Any], default: Any) -> Any:
-        counts = Counter(values).most_common()
-        if not counts:
-            return default
-        top = [value for value, count in counts if count == counts[0][1]]
-        return default if default in top else sorted(top)[0]
-
-    def port_of(entry: Entry) -> int | None:
-        try:
-            return names.endpoint_port(entry.endpoint)
-        except InvalidEndpoint:  # a row written before the endpoint policy; kept explicit
-            return None
-
-    namespace = most_common([e.namespace for e in entries], names.DEFAULT_NAMESPACE)
-    port = most_common([p for p in map(port_of, entries) if p], names.DEFAULT_PORT)
-    models = []
-    for entry in sorted(entries, key=lambda e: e.model_name):
-        model: dict[str, Any] = {"name": entry.model_name}
-        if entry.namespace != namespace:
-            model["namespace"] = entry.namespace
-        convention = names.convention_endpoint(entry.model_name, environment, entry.namespace, port)
-        if entry.endpoint != convention:
-            model["endpoint"] = entry.endpoint
-        if entry.status == Status.DISABLED:
-            model["enabled"] = False
-        models.append(model)
-    document = {
-        "apiVersion": "registry.vllm.ai/v1",
-        "kind": "ModelRegistry",
-        "metadata": {"environment": environment},
-        "spec": {"namespace": namespace, "port": port, "prune": False, "models": models},
-    }
-    header = (
-        f'# Exported from the registry: environment "{environment}" at revision {revision}.\n'
-        "# prune is false: entries deleted from this file stay registered until prune is true.\n"
-    )
-
-    class Dumper(yaml.SafeDumper):
-        # Indents list items under their key, as people write manifests by hand.
-        def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-            super().increase_indent(flow, False)
-
-    return header + yaml.dump(document, Dumper=Dumper, sort_keys=False)

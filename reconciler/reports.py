@@ -10,12 +10,12 @@ from xml.etree import ElementTree
 
 from registry.vocabulary import Action
 
-from .manifest import ERROR, Finding
+from .manifest import Finding, Severity
 from .plan import Plan
 from .safe_text import escape
 
 # GitLab's Code Quality severities: info, minor, major, critical, blocker.
-CODEQUALITY_SEVERITY = {ERROR: "major", "warning": "minor"}
+CODEQUALITY_SEVERITY = {Severity.ERROR: "major", Severity.WARNING: "minor"}
 
 
 def terraform_report(plans: Iterable[Plan]) -> dict[str, int]:
@@ -65,14 +65,14 @@ def junit_report(findings_by_file: Mapping[str, Sequence[Finding]]) -> str:
     for path, findings in findings_by_file.items():
         # Escaped: control characters are not even allowed in XML 1.0.
         case = ElementTree.SubElement(suite, "testcase", classname="manifest", name=escape(path))
-        errors = [f for f in findings if f.severity == ERROR]
+        errors = [f for f in findings if f.severity == Severity.ERROR]
         if errors:
             failures += 1
             failure = ElementTree.SubElement(
                 case, "failure", message=f"{len(errors)} error(s)", type="validation"
             )
             failure.text = "\n".join(str(f) for f in errors)
-        warnings = [f for f in findings if f.severity != ERROR]
+        warnings = [f for f in findings if f.severity != Severity.ERROR]
         if warnings:
             ElementTree.SubElement(case, "system-out").text = "\n".join(str(f) for f in warnings)
     suite.set("tests", str(len(findings_by_file)))

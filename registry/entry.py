@@ -8,6 +8,9 @@ from typing import Any
 
 from .vocabulary import Health, Manager, Status
 
+# Every key of the router's cache starts with it (registry/local_cache.py tracks the prefix).
+KEY_PREFIX = "model_registry:"
+
 # Fields that describe what the router should do; the rest is bookkeeping.
 SPEC_FIELDS = ("namespace", "endpoint", "status", "managed_by", "deregistered")
 
@@ -72,5 +75,5 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def cache_key(environment: str, model_name: str) -> str:
-    """The router's Redis key for one entry (design.md section 5)."""
-    return f"model_registry:{environment}:{model_name}"
+    """The router's Redis key for one entry (docs/architecture.md, "Cache protocol")."""
+    return f"{KEY_PREFIX}{environment}:{model_name}"

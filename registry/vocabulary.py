@@ -4,7 +4,7 @@ the actions of plans and the audit log.
 Each is a ``StrEnum``: a member *is* its value (``Status.READY == "ready"``), so the
 database, JSON documents, saved plans, the cache value and text output hold exactly
 the strings they held before these names existed, and rows read back as plain strings
-compare equal to the members. The values are contracts (design.md sections 4 to 6, the
+compare equal to the members. The values are contracts (docs/architecture.md, "Contracts"; the
 migrations' CHECK constraints, schemas/): never change one.
 """
 

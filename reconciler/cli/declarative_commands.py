@@ -1,4 +1,4 @@
-"""The GitOps commands: validate, plan, apply and export manifests (design.md 3 and 7)."""
+"""The GitOps commands: validate, plan, apply and export manifests (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -259,6 +259,7 @@ def export(
     ] = None,
 ) -> None:
     """Print the registry of one environment as a manifest (validates, plans no changes)."""
+    from reconciler.manifest import export_text
     from registry import names, store
 
     names.check_environment(environment)
@@ -266,7 +267,7 @@ def export(
     active = [e for e in entries if not e.deregistered]
     if not active:
         warn(f'environment "{environment}" has no registered models: exporting an empty list')
-    text = render.manifest_yaml(environment, active, revision=revision)
+    text = export_text(environment, active, revision=revision)
     if out_file is None:
         out(text.rstrip("\n"))
         return

@@ -1,4 +1,4 @@
-"""`registry controller`: the registry follows the cluster (design.md section 10).
+"""`registry controller`: the registry follows the cluster (docs/architecture.md, "Controller").
 
 CI owns desired state (what is enabled, where it points); the controller owns
 liveness: it moves enabled entries between ``ready`` and ``pending`` as their

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, require_tool
+from tests.helpers import ROOT, require_tool
 
 
 def missing_tools() -> list[str]:
@@ -139,22 +139,9 @@ def registry_entries(database_url: str) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def reader_url(database_url):
+def reader_url(login) -> str:
     """A LOGIN member of registry_reader, after the owner migrated the database."""
-    import uuid
-
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
-    from registry import db
-
-    db.connect(db.Target(url=database_url, description="owner")).close()
-    name = f"mr_reader_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(database_url, autocommit=True) as owner:
-        owner.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'pw' IN ROLE registry_reader")
-    yield make_conninfo(database_url, user=name, password="pw")
-    with psycopg.connect(database_url, autocommit=True) as owner:
-        owner.execute(f"DROP ROLE {name}")
+    return login("registry_reader")
 
 
 def merge_request(repo, reader_url, redis_url):
@@ -210,10 +197,10 @@ def test_merge_request_pipeline_fails_on_invalid_manifest(
 
 
 def test_default_branch_pipeline_applies_its_plan_then_has_nothing_to_do(
-    repo, database_url, redis_url
+    repo, empty_database_url, redis_url
 ):
     variables = {
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": empty_database_url,
         "REDIS_URL": redis_url,
         "REGISTRY_PLAN_KEY": "pipeline-key",
     }
@@ -226,7 +213,7 @@ def test_default_branch_pipeline_applies_its_plan_then_has_nothing_to_do(
     assert "REGISTRY_PLAN_KEY is unset, so the origin" not in log
     for environment in ("development", "staging", "production"):
         assert f"PASS  apply:{environment}" in log
-    entries = registry_entries(database_url)
+    entries = registry_entries(empty_database_url)
     assert {e[0] for e in entries} == {"development", "staging", "production"}
     assert ("staging", "mistral-7b", "disabled") in entries
     assert "validate" not in {line.split()[1] for line in log.splitlines() if "PASS " in line}
@@ -237,7 +224,7 @@ def test_default_branch_pipeline_applies_its_plan_then_has_nothing_to_do(
     for environment in ("development", "staging", "production"):
         assert job_said(log, f"plan:{environment}", "No changes. The registry matches")
         assert job_said(log, f"apply:{environment}", "No changes to apply.")
-    assert registry_entries(database_url) == entries
+    assert registry_entries(empty_database_url) == entries
 
 
 def test_scheduled_pipeline_fails_on_drift(repo, database_url, redis_url):

@@ -8,24 +8,18 @@ import pytest
 
 from reconciler import observe
 from reconciler.observe import observe_health
-from registry.entry import Entry
 from registry.errors import ClusterError
-from registry.names import convention_endpoint
-from tests.conftest import kube_source
 from tests.fakes.kube import FakeKube
+from tests.helpers import entry, kube_source
 
 ENV = "production"
 HEALTHY, MISSING, PROGRESSING = "Healthy", "Missing", "Progressing"  # stored and printed as is
 FAST = {"backoff": 0.01}  # keep retries quick; the count of attempts is what is tested
 
 
-def entry(model: str, namespace: str = "system", port: int = 8000) -> Entry:
-    return Entry(model, ENV, namespace, convention_endpoint(model, ENV, namespace, port))
-
-
 def test_fifty_models_in_three_namespaces_take_exactly_six_list_calls(kube: FakeKube):
     namespaces = ("system", "inference", "research")
-    entries = [entry(f"model-{i}", namespaces[i % 3]) for i in range(50)]
+    entries = [entry(f"model-{i}", namespace=namespaces[i % 3]) for i in range(50)]
     for e in entries[:-1]:
         kube.add_model(e.model_name, ENV, e.namespace)
 
@@ -113,7 +107,9 @@ def test_forbidden_names_the_verb_and_points_at_rbac(kube: FakeKube):
     kube.fail(403, kind="deployments")
 
     with pytest.raises(ClusterError) as raised:
-        observe_health(source=kube_source(), entries=[entry("llama-2-7b", "inference")], **FAST)
+        observe_health(
+            source=kube_source(), entries=[entry("llama-2-7b", namespace="inference")], **FAST
+        )
 
     message = str(raised.value)
     assert message.startswith("cannot list deployments in namespace inference: ")

@@ -22,7 +22,7 @@ from registry.errors import (
     InvalidName,
     PermissionDenied,
 )
-from tests.conftest import NOT_INHERITED
+from tests.helpers import NOT_INHERITED
 
 PASSWORD = "s3cret-pw"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import run
-from tests.conftest import NOT_INHERITED
+from tests.helpers import NOT_INHERITED
 
 ROOT = Path(__file__).resolve().parents[3]
 REGISTER = ["register", "-m", "llama-2-7b", "-e", "development"]

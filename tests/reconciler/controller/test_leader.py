@@ -17,8 +17,8 @@ from reconciler.controller.leader import (
     default_namespace,
 )
 from registry.errors import LeaderElectionError
-from tests.conftest import kube_source
 from tests.fakes.kube import FakeKube
+from tests.helpers import kube_source, wait_for
 
 FAST = Timings(lease_duration=2, renew_deadline=1.0, retry_period=0.1)
 NAME, NAMESPACE = "vllm-model-registry-controller", "system"
@@ -65,13 +65,6 @@ def replicas(kube: FakeKube) -> Iterator[Callable[..., Replica]]:
     yield make
     for replica in made:
         replica.halt()
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 def parse(micro_time: str) -> datetime:
@@ -128,7 +121,7 @@ def test_release_hands_the_lease_over_at_once(kube: FakeKube, replicas):
     a.halt()
 
     # Within 15 s, while a's lease (60 s) would still be valid had it not been released.
-    wait_for(b.elector.is_leader, seconds=15)
+    wait_for(b.elector.is_leader, timeout=15)
     assert holder(kube) == "b"
     assert a.events == ["started", "stopped"] and not a.elector.is_leader()
 
