@@ -9,6 +9,7 @@ from __future__ import annotations
 from registry import names
 from registry.entry import Entry
 from registry.errors import ModelNotFound
+from registry.vocabulary import Action, Health, Manager, Status
 
 from .plan import Plan, change_for
 
@@ -43,26 +44,26 @@ def register(
         environment=environment,
         namespace=namespace,
         endpoint=endpoint,
-        status="ready",
-        managed_by="cli",
-        health=current.health if current else "Unknown",
+        status=Status.READY,
+        managed_by=Manager.CLI,
+        health=current.health if current else Health.UNKNOWN,
     )
     return _plan(environment, revision, current, after, warnings=warnings)
 
 
 def set_status(
-    current: Entry | None, revision: int, *, model_name: str, environment: str, action: str
+    current: Entry | None, revision: int, *, model_name: str, environment: str, action: Action
 ) -> Plan:
     """``enable``, ``disable`` or ``deregister`` an existing entry."""
     names.check_target(model_name, environment)
     if current is None:
         raise ModelNotFound(model_name)
-    if action == "enable":
-        after = current.with_changes(status="ready", deregistered=False)
-    elif action == "disable":
-        after = current.with_changes(status="disabled")
-    elif action == "deregister":
-        after = current.with_changes(status="disabled", deregistered=True)
+    if action == Action.ENABLE:
+        after = current.with_changes(status=Status.READY, deregistered=False)
+    elif action == Action.DISABLE:
+        after = current.with_changes(status=Status.DISABLED)
+    elif action == Action.DEREGISTER:
+        after = current.with_changes(status=Status.DISABLED, deregistered=True)
     else:
         raise ValueError(f"unknown action {action!r}")
     return _plan(environment, revision, current, after)

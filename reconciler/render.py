@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from registry.entry import Entry
+from registry.vocabulary import Action, Health
 
 from .plan import Change, Plan
 from .safe_text import csv_cell, escape, md_code, md_text
@@ -160,14 +161,20 @@ def history_csv(records: Sequence[AuditRecord]) -> str:
     return csv_rows(HISTORY_FIELDS, ([cell(r, f) for f in HISTORY_FIELDS] for r in records))
 
 
-SYMBOLS = {"create": "+", "update": "~", "enable": "~", "disable": "~", "deregister": "-"}
+SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.ENABLE: "~",
+    Action.DISABLE: "~",
+    Action.DEREGISTER: "-",
+}
 SHOWN_ON_CREATE = ("namespace", "endpoint", "status", "managed_by")
 
 
 def _change_text(change: Change) -> list[str]:
-    label = "" if change.action in ("create", "update") else f" ({change.action})"
+    label = "" if change.action in (Action.CREATE, Action.UPDATE) else f" ({change.action})"
     lines = [f"  {SYMBOLS[change.action]} {escape(change.model_name)}{label}"]
-    if change.action == "create":
+    if change.action == Action.CREATE:
         pairs = [(name, json.dumps(getattr(change.after, name))) for name in SHOWN_ON_CREATE]
     else:
         pairs = [(f.name, f"{json.dumps(f.old)} -> {json.dumps(f.new)}") for f in change.fields]
@@ -181,7 +188,9 @@ def _change_text(change: Change) -> list[str]:
 def _with_health(change: Change) -> str:
     """The pending reason, after the health it comes from (Degraded: ...) when it is one."""
     health = change.after.health
-    if health in ("Healthy", "Unknown") or change.reason.startswith(f"deployment is {health}"):
+    if health in (Health.HEALTHY, Health.UNKNOWN) or change.reason.startswith(
+        f"deployment is {health}"
+    ):
         return change.reason
     return f"{health}: {change.reason}"
 
@@ -247,18 +256,18 @@ def plan_json(plans: Sequence[Plan]) -> str:
 
 
 _MD_ACTIONS = {
-    "create": "➕ create",
-    "update": "🔄 update",
-    "enable": "✅ enable",
-    "disable": "⏸️ disable",
-    "deregister": "➖ deregister",
+    Action.CREATE: "➕ create",
+    Action.UPDATE: "🔄 update",
+    Action.ENABLE: "✅ enable",
+    Action.DISABLE: "⏸️ disable",
+    Action.DEREGISTER: "➖ deregister",
 }
 
 
 def _md_details(change: Change) -> str:
     # Values go in code spans and free text is escaped (safe_text): a stored value
     # cannot add a link, an image or HTML to the merge request comment.
-    if change.action == "create":
+    if change.action == Action.CREATE:
         pairs = [f"{name}: {md_code(getattr(change.after, name))}" for name in SHOWN_ON_CREATE]
     else:
         pairs = [f"{f.name}: {md_code(f.old)} → {md_code(f.new)}" for f in change.fields]

@@ -8,6 +8,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from xml.etree import ElementTree
 
+from registry.vocabulary import Action
+
 from .manifest import Finding, Severity
 from .plan import Plan
 from .safe_text import escape
@@ -22,9 +24,11 @@ def terraform_report(plans: Iterable[Plan]) -> dict[str, int]:
     report = {"create": 0, "update": 0, "delete": 0}
     for plan in plans:
         summary = plan.summary()
-        report["create"] += summary["create"]
-        report["update"] += summary["update"] + summary["enable"] + summary["disable"]
-        report["delete"] += summary["deregister"]
+        report["create"] += summary[Action.CREATE]
+        report["update"] += (
+            summary[Action.UPDATE] + summary[Action.ENABLE] + summary[Action.DISABLE]
+        )
+        report["delete"] += summary[Action.DEREGISTER]
     return report
 
 

@@ -1,4 +1,4 @@
-"""Naming rules and the endpoint convention (design.md section 3)."""
+"""Naming rules and the endpoint convention (docs/architecture.md, "Contracts")."""
 
 from __future__ import annotations
 

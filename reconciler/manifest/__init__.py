@@ -1,4 +1,6 @@
-"""Manifests: the desired state of one environment, loaded and validated (design.md 3).
+"""Manifests: the desired state of one environment, loaded and validated.
+
+See docs/architecture.md, "Data flow".
 
 ``nodes`` turns YAML into data within safety limits, ``rules`` (with ``schema``)
 judges the data, ``model`` holds the result, ``load`` runs the three on one
@@ -10,7 +12,7 @@ back as a manifest.
 from __future__ import annotations
 
 from .export import export_text
-from .findings import Finding, ManifestInvalid, Severity
+from .findings import Finding, Severity
 from .load import load_text
 from .model import Manifest, ModelSpec
 from .nodes import MAX_FILE_BYTES
@@ -22,7 +24,6 @@ __all__ = [
     "Finding",
     "LoadResult",
     "Manifest",
-    "ManifestInvalid",
     "ModelSpec",
     "Severity",
     "conforms",

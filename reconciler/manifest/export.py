@@ -11,6 +11,7 @@ import yaml
 from registry import names
 from registry.entry import Entry
 from registry.errors import InvalidEndpoint
+from registry.vocabulary import Status
 
 from .model import API_VERSION, KIND
 
@@ -31,7 +32,7 @@ def export_text(environment: str, entries: Sequence[Entry], *, revision: int) ->
         convention = names.convention_endpoint(entry.model_name, environment, entry.namespace, port)
         if entry.endpoint != convention:
             model["endpoint"] = entry.endpoint
-        if entry.status == "disabled":
+        if entry.status == Status.DISABLED:
             model["enabled"] = False
         models.append(model)
     document = {

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from registry.errors import RegistryError
-
 from ..safe_text import escape, excerpt
 
 Location = tuple[int, int]  # 1-based line and column
@@ -23,10 +21,6 @@ class Severity(StrEnum):
 
     ERROR = "error"
     WARNING = "warning"
-
-
-class ManifestInvalid(RegistryError):
-    """Manifests had errors; the findings were reported separately."""
 
 
 @dataclass(frozen=True)

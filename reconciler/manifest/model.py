@@ -1,4 +1,4 @@
-"""The manifest as values: one environment's desired models (design.md 3)."""
+"""The manifest as values: one environment's desired models (docs/architecture.md, "Data flow")."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from registry import names
 from registry.entry import Entry
+from registry.vocabulary import Manager, Status
 
 from .findings import Location
 
@@ -27,9 +28,14 @@ class ModelSpec:
 
     def entry(self, environment: str) -> Entry:
         """The registry entry this model asks for (kube health not yet applied)."""
-        status = "ready" if self.enabled else "disabled"
+        status = Status.READY if self.enabled else Status.DISABLED
         return Entry(
-            self.name, environment, self.namespace, self.endpoint, status, managed_by="manifest"
+            self.name,
+            environment,
+            self.namespace,
+            self.endpoint,
+            status,
+            managed_by=Manager.MANIFEST,
         )
 
 

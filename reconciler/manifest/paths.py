@@ -6,7 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..files import UnreadableFile, outside_folder, read_bounded
+from registry.errors import UnreadableFile
+
+from ..files import outside_folder, read_bounded
 from ..safe_text import excerpt
 from .findings import Finding, Severity, has_errors, in_file_order
 from .load import load

@@ -1,4 +1,6 @@
-"""The rules a manifest's data must keep: the schema, then the naming rules (design.md 3).
+"""The rules a manifest's data must keep: the schema, then the naming rules.
+
+See docs/architecture.md, "Data flow".
 
 The names themselves are judged by ``registry.names``, the one place each naming
 rule is written; this module says where in the file a rule was broken.
