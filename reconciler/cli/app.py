@@ -1,5 +1,7 @@
 """The typer applications. Command modules register themselves on ``app``."""
 
+from typing import Annotated
+
 import typer
 from typer.core import TyperGroup
 
@@ -33,6 +35,26 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Say only errors and results: no notices.")
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Say more: which database and cache, timing."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an internal error.")
+    ] = False,
+) -> None:
+    from .session import current
+
+    session = current()
+    session.quiet, session.verbose, session.debug = quiet, verbose and not quiet, debug
+
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db", rich_help_panel=OPERATOR)

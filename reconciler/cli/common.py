@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import enum
-import functools
 import re
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from reconciler.safe_text import escape, printable, redact_urls
-from registry.errors import RegistryError
+from reconciler.safe_text import escape, printable
+from registry.redact import redact_urls
+
+from .session import current, detail, notice
 
 T = TypeVar("T")
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from reconciler.apply import ApplyResult
+    from reconciler.audit_fields import CiJob
     from registry.cache import Cache
     from registry.db import Target
 
@@ -49,33 +50,22 @@ def say(text: str) -> None:
 
 
 def warn(text: str) -> None:
-    say(f"warning: {text}")
-
-
-_opened: list[Target] = []  # the database this command opened, for connection_lost
+    """A warning that is not an error: silenced by -q."""
+    if not current().quiet:
+        say(f"warning: {text}")
 
 
 def open_target() -> Target:
-    """DATABASE_URL, or the embedded default (said in one line)."""
+    """DATABASE_URL, or the embedded default (said once)."""
     from registry import db
 
-    target = db.resolve_target()
+    target = db.resolve_target(current().settings)
     if target.embedded_started is not None:
         how = "started" if target.embedded_started else "reusing"
-        say(f"registry: DATABASE_URL is unset, {how} the {target.description}")
-    _opened.append(target)
+        notice(f"registry: DATABASE_URL is unset, {how} the {target.description}")
+    detail(f"registry: database: {target.description}")
+    current().database = target
     return target
-
-
-def connection_lost(error: BaseException) -> RegistryError | None:
-    """The message for a database connection that broke mid-command (PostgreSQL stopped
-    after connect); None when ``error`` is something else, i.e. a bug."""
-    psycopg = sys.modules.get("psycopg")  # not imported: no database was used
-    if psycopg is None or not isinstance(error, psycopg.OperationalError) or not _opened:
-        return None
-    from registry import db
-
-    return db.unavailable(_opened[-1], error, lost=True)
 
 
 def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:
@@ -85,15 +75,19 @@ def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:
     return db.connect(open_target(), prepare_schema=prepare_schema)
 
 
-@functools.cache  # one client per command, and "cache off" said once
 def open_cache() -> Cache | None:
-    """The router's Redis cache from REDIS_URL; None when it is unset."""
+    """The router's Redis cache from REDIS_URL (one client per command); None when unset."""
     from registry.cache import Cache
 
-    cache = Cache.from_env()
-    if cache is None:
-        say("registry: REDIS_URL is unset: cache off")
-    return cache
+    session = current()
+    if not session.cache_opened:
+        session.cache = Cache.from_settings(session.settings)
+        session.cache_opened = True
+        if session.cache is None:
+            notice("registry: REDIS_URL is unset: cache off")
+        else:
+            detail(f"registry: cache: Redis at {session.cache.description}")
+    return session.cache
 
 
 Environment = Annotated[
@@ -118,11 +112,18 @@ ModelNameFilter = Annotated[
 ]
 
 
+def ci_job() -> CiJob:
+    """What the audit log records of the CI job running this command (GITLAB_USER_LOGIN...)."""
+    from reconciler.audit_fields import CiJob
+
+    return CiJob.from_settings(current().settings)
+
+
 def _checked_actor(actor: str | None) -> str | None:
     """Check what the audit log will record before the command reads or writes anything."""
     from reconciler import audit_fields
 
-    audit_fields.check(actor)
+    audit_fields.check(actor, ci_job())
     return actor
 
 

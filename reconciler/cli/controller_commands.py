@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import enum
-import os
 from typing import Annotated
 
 import typer
 
 from registry import names
-from registry.errors import RegistryError
+from registry.errors import InvalidOption
 
 from .app import CONTROLLER, app
+from .session import current
 
 
 class ProbeVia(enum.StrEnum):
@@ -22,10 +22,6 @@ class ProbeVia(enum.StrEnum):
 class LogFormat(enum.StrEnum):
     text = "text"
     json = "json"
-
-
-class InvalidOption(RegistryError):
-    """A controller flag has a value it cannot run with."""
 
 
 def _positive(name: str, value: float, *, zero: bool = False) -> None:
@@ -95,9 +91,8 @@ def controller(
     """Keep enabled entries ready or pending as the cluster and their endpoints say."""
     from reconciler import controller as reconciler_controller
 
-    wanted = environment or [
-        e.strip() for e in os.environ.get("REGISTRY_ENVIRONMENTS", "").split(",") if e.strip()
-    ]
+    environ = current().settings
+    wanted = environment or list(environ.environments)
     if not wanted:
         raise InvalidOption(
             "no environment to reconcile: pass --environment E (repeat it for several) or set "
@@ -128,7 +123,8 @@ def controller(
             leader_election=not no_leader_election,
             metrics_port=metrics_port,
             kube_context=kube_context,
-            listen_url=os.environ.get("REGISTRY_LISTEN_URL") or None,
+            listen_url=environ.listen_url,
             log_format=log_format.value,
-        )
+        ),
+        environ,
     )

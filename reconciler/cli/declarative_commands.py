@@ -1,4 +1,4 @@
-"""The GitOps commands: validate, plan, apply and export manifests (design.md 3 and 7)."""
+"""The GitOps commands: validate, plan, apply and export manifests (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ import typer
 from reconciler import render
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
 from reconciler.files import write_text
+from registry.errors import ApplyRefused
 
 from .app import GITOPS, app
 from .common import (
     Actor,
     Environment,
     LockTimeout,
+    ci_job,
     open_cache,
     open_registry,
     out,
@@ -26,6 +28,7 @@ from .common import (
     warn,
 )
 from .kube_commands import KubeContext, NoKube, health_for
+from .session import current
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -139,7 +142,7 @@ def plan(
     _warn_about(plans)
     out(PLAN_RENDERERS[output](plans))
     if out_file is not None:
-        saved_plan.write(out_file, plans)
+        saved_plan.write(out_file, plans, key=current().settings.plan_key)
         say(f"Saved the plan to {out_file}: `registry apply {out_file}` applies exactly this plan.")
     if gitlab_report is not None:
         report = render.to_json(reports.terraform_report(plans))
@@ -160,7 +163,7 @@ def show(
     """Render a saved plan (as text, JSON or Markdown) without planning again."""
     from reconciler import saved_plan
 
-    out(PLAN_RENDERERS[output](saved_plan.read(plan_file)))
+    out(PLAN_RENDERERS[output](saved_plan.read(plan_file, key=current().settings.plan_key)))
 
 
 @app.command("apply", rich_help_panel=GITOPS)
@@ -206,6 +209,7 @@ def apply_command(
         wait=wait,
         timeout=timeout,
         auto_approve=auto_approve,
+        plan_key=current().settings.plan_key,
         notify=say,
         warn=warn,
     )
@@ -217,6 +221,7 @@ def apply_command(
     results = operations.apply_prepared(
         prepared,
         actor=actor,
+        job=ci_job(),
         lock_timeout=lock_timeout,
         cache=open_cache(),
         allow_mass_removal=allow_mass_removal,
@@ -228,7 +233,6 @@ def apply_command(
 
 
 def _confirm() -> None:
-    from reconciler.operations import ApplyRefused
 
     if not sys.stdin.isatty():
         raise ApplyRefused(
@@ -255,6 +259,7 @@ def export(
     ] = None,
 ) -> None:
     """Print the registry of one environment as a manifest (validates, plans no changes)."""
+    from reconciler.manifest import export_text
     from registry import names, store
 
     names.check_environment(environment)
@@ -262,7 +267,7 @@ def export(
     active = [e for e in entries if not e.deregistered]
     if not active:
         warn(f'environment "{environment}" has no registered models: exporting an empty list')
-    text = render.manifest_yaml(environment, active, revision=revision)
+    text = export_text(environment, active, revision=revision)
     if out_file is None:
         out(text.rstrip("\n"))
         return

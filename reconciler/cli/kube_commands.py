@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from registry import names
+from registry.errors import ClusterError
 
 from .app import ROUTER, app
-from .common import Environment, open_registry, out, say
+from .common import Environment, open_registry, out
 from .controller_commands import ProbeVia
+from .session import current, notice
 
 if TYPE_CHECKING:
     from reconciler.health import Health
     from reconciler.liveness import Check
+    from reconciler.observe import KubeSource
     from reconciler.reconcile import HealthFor
     from registry.entry import Entry
 
@@ -35,12 +37,6 @@ NoKube = Annotated[
 ]
 
 
-@functools.cache
-def _say_once(line: str) -> None:
-    # Cached: a folder of manifests observes once per environment but says this once.
-    say(line)
-
-
 def observe(
     entries: Sequence[Entry], *, context: str | None, skip: bool = False, required: bool = False
 ) -> Mapping[str, Health] | None:
@@ -48,7 +44,12 @@ def observe(
     from reconciler import operations
 
     return operations.observe(
-        entries, context=context, skip=skip, required=required, notify=_say_once
+        entries,
+        source=kube_source(),
+        context=context,
+        skip=skip,
+        required=required,
+        notify=notice,
     )
 
 
@@ -56,7 +57,16 @@ def health_for(*, kube_context: str | None, no_kube: bool) -> HealthFor:
     """``operations.health_for``, its notes said once on stderr."""
     from reconciler import operations
 
-    return operations.health_for(kube_context=kube_context, no_kube=no_kube, notify=_say_once)
+    return operations.health_for(
+        source=kube_source(), kube_context=kube_context, no_kube=no_kube, notify=notice
+    )
+
+
+def kube_source() -> KubeSource:
+    """Where this command's cluster configuration comes from (KUBECONFIG, in a pod)."""
+    from reconciler.observe import KubeSource
+
+    return KubeSource.from_settings(current().settings)
 
 
 def replicas_text(health: Health) -> str:
@@ -114,8 +124,10 @@ def health(
         checks = operations.environment_health(
             open_registry(),
             environment,
+            source=kube_source(),
             context=kube_context,
             probe_via=None if no_probe else (probe_via.value if probe_via else ""),
+            api_key=current().settings.vllm_api_key,
         )
         out(render_checks(checks, output))
         if not all(c.agrees for c in checks):
@@ -126,13 +138,13 @@ def health(
     if endpoint is not None:
         names.parse_endpoint(endpoint)
     entry = operations.target_entry(model_name, environment, namespace, endpoint)
-    status = kube.kubeconfig_status()
+    status = kube.kubeconfig_status(kube_source())
     if status is not None:
-        raise kube.ClusterError(
+        raise ClusterError(
             f"cannot check the health of {model_name}: {status}. Set KUBECONFIG, or run "
             "where a cluster is configured"
         )
-    seen = kube.observe_health([entry], context=kube_context)[model_name]
+    seen = kube.observe_health([entry], source=kube_source(), context=kube_context)[model_name]
     deployment = names.service_name(model_name, environment)
     if output is HealthFormat.json:
         out(

@@ -115,18 +115,15 @@ def test_contradictory_or_malformed_settings_are_refused(database_url, command, 
     assert "pw" not in fails(result, message)
 
 
-def test_connect_timeout_of_the_url_wins_over_the_default(monkeypatch):
-    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
-    monkeypatch.delenv("REGISTRY_PREPARED_STATEMENTS", raising=False)
+def test_connect_timeout_of_the_url_wins_over_the_default():
     assert db.connection_options("postgresql://h/db?connect_timeout=3") == {
         "autocommit": True,
         "prepare_threshold": None,
     }
     assert db.connection_options("host=h dbname=db")["connect_timeout"] == 10
-    monkeypatch.setenv("PGCONNECT_TIMEOUT", "4")
-    assert "connect_timeout" not in db.connection_options("host=h dbname=db")
-    monkeypatch.setenv("REGISTRY_PREPARED_STATEMENTS", "1")
-    assert "prepare_threshold" not in db.connection_options("host=h")
+    libpq = {"PGCONNECT_TIMEOUT": "4"}
+    assert "connect_timeout" not in db.connection_options("host=h dbname=db", libpq=libpq)
+    assert "prepare_threshold" not in db.connection_options("host=h", prepared_statements=True)
 
 
 def test_registry_connections_prepare_no_statements(conn, database_url):

@@ -20,6 +20,7 @@ import pytest
 from reconciler import observe
 from tests.fakes.kube import TOKEN, FakeKube, deployment
 from tests.fakes.vllm import FakeVLLM
+from tests.helpers import kube_source
 
 ENV = "production"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/system/deployments"
@@ -69,7 +70,7 @@ def next_event(found: queue.Queue, skip_bookmarks: bool = True):
 
 
 def api():
-    return observe.connect().api
+    return observe.connect(kube_source()).api
 
 
 # --- lists and watches ---------------------------------------------------------------------

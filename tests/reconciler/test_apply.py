@@ -10,6 +10,7 @@ import pytest
 
 from reconciler import operator
 from reconciler.apply import apply
+from reconciler.audit_fields import CiJob
 from reconciler.plan import Observation, Plan
 from registry import db, migrate, store
 from registry.errors import LockTimeout, SchemaOutdated, StaleRevision
@@ -40,10 +41,8 @@ def test_apply_writes_entry_audit_revision_and_outbox(conn):
     assert keys == ["model_registry:development:llama-2-7b"]
 
 
-def test_audit_records_ci_context(conn, monkeypatch):
-    monkeypatch.setenv("CI_COMMIT_SHA", "abc123")
-    monkeypatch.setenv("CI_PIPELINE_URL", "https://gitlab.example/p/1")
-    register(conn, "gpt-neo")
+def test_audit_records_ci_context(conn):
+    register(conn, "gpt-neo", job=CiJob(None, "abc123", "https://gitlab.example/p/1"))
     [record] = store.history(conn)
     assert (record.commit_sha, record.pipeline_url) == ("abc123", "https://gitlab.example/p/1")
 
@@ -171,9 +170,8 @@ def test_unreachable_database_names_host_not_password():
     assert "s3cret-pw" not in message
 
 
-def test_auto_migrate_off_reports_pending_schema(empty_database_url, monkeypatch):
-    monkeypatch.setenv("REGISTRY_AUTO_MIGRATE", "0")
-    target = db.Target(url=empty_database_url, description="test")
+def test_auto_migrate_off_reports_pending_schema(empty_database_url):
+    target = db.Target(url=empty_database_url, description="test", auto_migrate=False)
     with pytest.raises(SchemaOutdated, match="registry db migrate"):
         db.connect(target)
     raw = db.connect(target, prepare_schema=False)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from reconciler import operations, saved_plan
-from reconciler.manifest import ManifestInvalid
 from reconciler.reconcile import plan_manifests
 from registry import store
-from registry.errors import StaleRevision
+from registry.errors import ApplyRefused, ManifestInvalid, StaleRevision
 from tests.fakes.kube import FakeKube
-from tests.helpers import manifest, manifest_file, write
+from tests.helpers import kube_source, manifest, manifest_file, write
 
 ENV = "production"
 
@@ -30,7 +29,9 @@ class Heard:
 
 
 def no_kube(heard: Heard):
-    return operations.health_for(kube_context=None, no_kube=True, notify=heard.notes.append)
+    return operations.health_for(
+        source=kube_source(), kube_context=None, no_kube=True, notify=heard.notes.append
+    )
 
 
 def unreachable(manifest, desired):
@@ -79,7 +80,7 @@ def test_prepare_from_a_saved_plan_reads_it_exactly_and_warns_when_unsigned(
     loaded = operations.manifests([manifest_file(tmp_path, ENV, "a")], notify=pytest.fail)
     plans = plan_manifests(conn, loaded, lambda m, desired: None)
     saved = tmp_path / "plan.json"
-    saved_plan.write(saved, plans)
+    saved_plan.write(saved, plans, key=None)
     heard = Heard(conn)
 
     prepared = prepare([saved], heard, unreachable)
@@ -98,7 +99,7 @@ def test_a_saved_plan_with_wait_is_refused_before_connecting(tmp_path):
     saved.write_text("{}")
     heard = Heard()
 
-    with pytest.raises(operations.ApplyRefused, match="--wait re-plans from the manifests"):
+    with pytest.raises(ApplyRefused, match="--wait re-plans from the manifests"):
         prepare([saved], heard, unreachable, wait=True, timeout=5)
 
     assert heard.connects == 0
@@ -120,7 +121,9 @@ def test_wait_for_health_replans_until_healthy(conn, kube: FakeKube, tmp_path):
     kube.ready_after("llama-2-7b-production", "system", 1.0)
     heard = Heard(conn)
     loaded = operations.manifests([manifest_file(tmp_path, ENV, "llama-2-7b")], notify=pytest.fail)
-    health = operations.health_for(kube_context=None, no_kube=False, notify=heard.notes.append)
+    health = operations.health_for(
+        source=kube_source(), kube_context=None, no_kube=False, notify=heard.notes.append
+    )
 
     plans = operations.wait_for_health(
         conn, loaded, health, 120, notify=heard.notes.append, warn=heard.warnings.append
@@ -141,7 +144,9 @@ def test_wait_for_health_timing_out_warns_and_returns_the_last_plans(
     prepared = prepare(
         [manifest_file(tmp_path, ENV, "gpt-neo")],
         heard,
-        operations.health_for(kube_context=None, no_kube=False, notify=heard.notes.append),
+        operations.health_for(
+            source=kube_source(), kube_context=None, no_kube=False, notify=heard.notes.append
+        ),
         wait=True,
         timeout=0.5,
     )
@@ -158,7 +163,7 @@ def test_mass_removal_is_refused_without_writing(conn, tmp_path):
     gutted = prepare([write(tmp_path / "g.yaml", manifest(ENV, "a", prune=True))], Heard(conn))
     assert gutted.plans[0].mass_removal
 
-    with pytest.raises(operations.ApplyRefused, match="refusing to apply: the plan for production"):
+    with pytest.raises(ApplyRefused, match="refusing to apply: the plan for production"):
         operations.refuse_mass_removal(gutted.plans, allowed=False)
 
     assert store.revision(conn, ENV) == 1

@@ -3,8 +3,9 @@
 import pytest
 
 from registry import store
-from registry.cache import Cache, CacheUnavailable, Route, decode, encode, sync_outbox
+from registry.cache import Cache, Route, decode, encode, sync_outbox
 from registry.entry import cache_key
+from registry.errors import CacheUnavailable, InvalidSetting
 from tests.helpers import ENV, KEY, free_port, in_threads, register
 
 
@@ -122,7 +123,7 @@ def test_invalidating_one_environment_leaves_the_others(cache):
 
 
 def test_a_url_that_is_not_redis_is_a_clear_error_without_the_password():
-    with pytest.raises(CacheUnavailable) as raised:
+    with pytest.raises(InvalidSetting) as raised:
         Cache("http://user:s3cret-pass@example.invalid/0")
     assert "s3cret-pass" not in str(raised.value)
     assert "REDIS_URL" in str(raised.value)

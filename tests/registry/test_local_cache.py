@@ -19,6 +19,7 @@ from registry.entry import cache_key
 from registry.errors import DatabaseUnavailable, ModelNotFound, ModelNotReady, RegistryError
 from registry.local_cache import ABSENT, LocalCache
 from registry.lookup import Resolver
+from registry.settings import Settings
 from tests.helpers import (
     DEADLINE,
     ENDPOINT,
@@ -209,10 +210,11 @@ def test_the_tier_holds_at_most_its_size_least_recently_used_out(
         assert source(resolver, models[2]) == "redis"  # ...at the cost of the oldest
 
 
-def test_size_zero_turns_the_tier_off(conn, database_url, redis_url, monkeypatch):
-    monkeypatch.setenv("REGISTRY_LOCAL_CACHE_SIZE", "0")
+def test_size_zero_turns_the_tier_off(conn, database_url, redis_url):
+    environ = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
     register(conn)
-    with Resolver(database_url, cache=Cache(redis_url)) as resolver:
+    settings = Settings.from_env({**environ, "REGISTRY_LOCAL_CACHE_SIZE": "0"})
+    with Resolver.from_settings(settings) as resolver:
         assert [source(resolver) for _ in range(3)] == ["database", "redis", "redis"]
         assert not resolver.local_cache_active
 
@@ -238,10 +240,9 @@ def test_without_redis_there_is_no_local_tier(conn, database_url):
         ("REGISTRY_CACHE_TTL", "3.5"),
     ],
 )
-def test_settings_are_ascii_integers_in_range(database_url, monkeypatch, name, value):
-    monkeypatch.setenv(name, value)
+def test_settings_are_ascii_integers_in_range(name, value):
     with pytest.raises(RegistryError) as raised:
-        Resolver(database_url)
+        Settings.from_env({name: value})
     assert str(raised.value).startswith(f"invalid {name} {value!r}: use a whole number of ")
 
 

@@ -25,6 +25,7 @@ from registry.errors import (
     RegistryError,
 )
 from registry.lookup import Resolver
+from registry.settings import Settings
 from tests.helpers import (
     DEADLINE,
     ENDPOINT,
@@ -51,15 +52,14 @@ def test_miss_reads_the_database_and_fills_the_cache_with_the_ttl(conn, resolver
     assert (stats.cache_misses, stats.cache_hits, stats.database_queries) == (1, 1, 1)
 
 
-def test_ttl_comes_from_registry_cache_ttl(conn, database_url, cache, monkeypatch):
+def test_ttl_comes_from_registry_cache_ttl(conn, database_url, cache):
     register(conn)
-    monkeypatch.setenv("REGISTRY_CACHE_TTL", "7")
-    with Resolver(database_url, cache=Cache(cache.url)) as resolver:
+    environ = {"DATABASE_URL": database_url, "REDIS_URL": cache.url, "REGISTRY_CACHE_TTL": "7"}
+    with Resolver.from_settings(Settings.from_env(environ)) as resolver:
         resolver.resolve(MODEL, ENV)
     assert 0 < cache.client.pttl(KEY) <= 7000
-    monkeypatch.setenv("REGISTRY_CACHE_TTL", "soon")
     with pytest.raises(RegistryError, match="invalid REGISTRY_CACHE_TTL 'soon'"):
-        Resolver(database_url)
+        Settings.from_env({**environ, "REGISTRY_CACHE_TTL": "soon"})
 
 
 def test_a_cache_hit_does_not_touch_the_database(conn, resolver):

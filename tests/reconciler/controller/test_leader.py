@@ -11,14 +11,14 @@ import pytest
 
 from reconciler import observe
 from reconciler.controller.leader import (
-    LeaderElectionError,
     LeaderElector,
     Timings,
     default_identity,
     default_namespace,
 )
+from registry.errors import LeaderElectionError
 from tests.fakes.kube import FakeKube
-from tests.helpers import wait_for
+from tests.helpers import kube_source, wait_for
 
 FAST = Timings(lease_duration=2, renew_deadline=1.0, retry_period=0.1)
 NAME, NAMESPACE = "vllm-model-registry-controller", "system"
@@ -30,7 +30,7 @@ class Replica:
     def __init__(self, identity: str, timings: Timings, release_on_cancel: bool = True) -> None:
         self.events: list[str] = []
         self.elector = LeaderElector(
-            observe.connect().api,
+            observe.connect(kube_source()).api,
             name=NAME,
             namespace=NAMESPACE,
             identity=identity,

@@ -14,7 +14,17 @@ import pytest
 from registry import store
 from tests.fakes.kube import deployment
 from tests.fakes.vllm import FakeVLLM
-from tests.helpers import BIN, ROOT, applied, cli_env, http_get, manifest_file, run_cli, wait_for
+from tests.helpers import (
+    BIN,
+    ROOT,
+    applied,
+    cli_env,
+    http_get,
+    kube_source,
+    manifest_file,
+    run_cli,
+    wait_for,
+)
 
 ENV = "production"
 WAIT = 20.0  # seconds any expected state may take to show up (the controller acts in ~1 s)
@@ -205,7 +215,7 @@ def test_an_informer_resuming_from_an_expired_resource_version_gets_gone(kube):
     kube.add_model("llama-2-7b", ENV)
     changes, restarts = [], []
     informer = Informer(
-        observe.connect(),
+        observe.connect(kube_source()),
         "deployments",
         "system",
         resync=60,

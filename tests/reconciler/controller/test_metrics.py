@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.controller.metrics import Metrics, MetricsError, MetricsServer
+from reconciler.controller.metrics import Metrics, MetricsServer
+from registry.errors import MetricsError
 from tests.helpers import http_get
 
 ENV = "production"
