@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from reconciler.cli import run
 from reconciler.cli.errors import user_error
 from registry.errors import (
     CacheUnavailable,
@@ -22,37 +19,16 @@ from registry.errors import (
     InvalidName,
     PermissionDenied,
 )
-from tests.helpers import NOT_INHERITED
+
+pytestmark = pytest.mark.usefixtures("no_kubeconfig")
 
 PASSWORD = "s3cret-pw"
 
 
 @pytest.fixture
-def registry(monkeypatch, tmp_path, capsys):
-    """``registry(*args, env=...)`` runs one command line in this process."""
-    for name in NOT_INHERITED:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
-
-    def call(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        code = run(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return call
-
-
-@pytest.fixture
-def reader_url(pg_admin_url, conn) -> Iterator[str]:
+def reader_url(login) -> str:
     """A LOGIN member of registry_reader on the test's (migrated) database."""
-    name = f"reader_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{PASSWORD}' IN ROLE registry_reader")
-    yield make_conninfo(conn.info.dsn, user=name, password=PASSWORD)
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP ROLE IF EXISTS {name}")
+    return login("registry_reader", password=PASSWORD)
 
 
 def one_error(code: int, err: str) -> str:
@@ -75,7 +51,6 @@ def test_a_reader_s_refused_write_is_one_clean_message(registry, reader_url, red
         *command,
         env={"DATABASE_URL": reader_url, "REDIS_URL": redis_url, "REGISTRY_AUTO_MIGRATE": "0"},
     )
-    print(err)
     line = one_error(code, err)
     assert "permission denied" in line or "may not" in line, line
 
