@@ -128,7 +128,7 @@ def router(conn, database_url, redis_url):
 
 
 def invalidate_by_cli(conn, cache, cli):
-    result = cli("cache", "invalidate", "-e", ENV, "-m", MODEL, env={"REDIS_URL": cache.url.url})
+    result = cli("cache", "invalidate", "-e", ENV, "-m", MODEL, env={"REDIS_URL": cache.url})
     assert result.returncode == 0, result.stderr
 
 

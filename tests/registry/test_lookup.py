@@ -54,7 +54,7 @@ def test_miss_reads_the_database_and_fills_the_cache_with_the_ttl(conn, resolver
 
 def test_ttl_comes_from_registry_cache_ttl(conn, database_url, cache):
     register(conn)
-    environ = {"DATABASE_URL": database_url, "REDIS_URL": cache.url.url, "REGISTRY_CACHE_TTL": "7"}
+    environ = {"DATABASE_URL": database_url, "REDIS_URL": cache.url, "REGISTRY_CACHE_TTL": "7"}
     with Resolver.from_settings(Settings.from_env(environ)) as resolver:
         resolver.resolve(MODEL, ENV)
     assert 0 < cache.client.pttl(KEY) <= 7000
