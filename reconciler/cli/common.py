@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import enum
 import functools
+import os
 import re
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 
 from reconciler.safe_text import escape, printable, redact_urls
+from reconciler.views import Format, View
 from registry.errors import RegistryError
+
+try:  # typer 0.2x carries its own copy of click
+    from typer._click import Choice
+except ImportError:
+    from click import Choice
 
 T = TypeVar("T")
 
@@ -24,19 +30,37 @@ if TYPE_CHECKING:
     from registry.db import Target
 
 
-class OutputFormat(enum.StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-def out(text: str) -> None:
-    """Machine-readable output and results: stdout.
+def out(text: str, *, paint: Callable[[str], str] | None = None) -> None:
+    """Results: stdout. ``paint`` colours them on a terminal.
 
     The renderers escape every value; escaping again here (idempotent) guards
-    the terminal against any text that reaches it another way.
+    the terminal against any text that reaches it another way. Colour comes
+    after, so its escape codes are the only ones that reach the terminal.
     """
-    typer.echo(escape(text, keep_newlines=True))
+    text = escape(text, keep_newlines=True)
+    typer.echo(paint(text) if paint and colored(sys.stdout) else text)
+
+
+def colored(stream: TextIO) -> bool:
+    """Colour only on a terminal, and not with --no-color or NO_COLOR."""
+    return not os.environ.get("NO_COLOR") and stream.isatty()
+
+
+def emit(view: View[T], value: T, output: Format, *, headers: bool = True) -> None:
+    """Print a command's result on stdout as ``output`` says (views decide how)."""
+    text = view.render(value, output, headers=headers)
+    if text:
+        out(text, paint=view.colored(output))
+
+
+def format_choice(formats: Sequence[Format]) -> Choice:
+    """The click type of an option whose values are some of the ``Format``s."""
+    return Choice([str(f) for f in formats])
+
+
+def output_option(view: View, help: str = "Output format.") -> typer.models.OptionInfo:
+    """The one ``--format/-o`` option; its choices are the formats ``view`` supports."""
+    return typer.Option("--format", "-o", click_type=format_choice(view.formats), help=help)
 
 
 def say(text: str) -> None:
@@ -187,7 +211,6 @@ LockTimeout = Annotated[
         callback=_lock_timeout,
     ),
 ]
-Format = Annotated[OutputFormat, typer.Option("--format", "-o", help="Output format.")]
 
 
 def report_apply(result: ApplyResult) -> None:

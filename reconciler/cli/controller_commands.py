@@ -8,20 +8,17 @@ from typing import Annotated
 
 import typer
 
+from reconciler.views import Format
 from registry import names
 from registry.errors import RegistryError
 
 from .app import CONTROLLER, app
+from .common import format_choice
 
 
 class ProbeVia(enum.StrEnum):
     direct = "direct"
     proxy = "proxy"
-
-
-class LogFormat(enum.StrEnum):
-    text = "text"
-    json = "json"
 
 
 class InvalidOption(RegistryError):
@@ -85,9 +82,13 @@ def controller(
     metrics_port: Annotated[
         int, typer.Option(help="Port of /metrics, /healthz and /readyz (0: any free port).")
     ] = 9402,
-    log_format: Annotated[LogFormat, typer.Option(help="Log lines as text or JSON.")] = (
-        LogFormat.text
-    ),
+    log_format: Annotated[
+        Format,
+        typer.Option(
+            help="Log lines as text or JSON.",
+            click_type=format_choice((Format.text, Format.json)),
+        ),
+    ] = Format.text,
     kube_context: Annotated[
         str | None, typer.Option(help="kubeconfig context (default: the current context).")
     ] = None,

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import enum
 import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from reconciler import views
+from reconciler.views import Format
 from registry import names
 
 from .app import ROUTER, app
-from .common import Environment, open_registry, out, say
+from .common import Environment, emit, open_registry, output_option, say
 from .controller_commands import ProbeVia
 
 if TYPE_CHECKING:
     from reconciler.health import Health
-    from reconciler.liveness import Check
     from reconciler.reconcile import HealthFor
     from registry.entry import Entry
 
@@ -59,15 +59,6 @@ def health_for(*, kube_context: str | None, no_kube: bool) -> HealthFor:
     return operations.health_for(kube_context=kube_context, no_kube=no_kube, notify=_say_once)
 
 
-def replicas_text(health: Health) -> str:
-    return f"{health.ready_replicas or 0}/{health.replicas or 0} replicas ready"
-
-
-class HealthFormat(enum.StrEnum):
-    table = "table"
-    json = "json"
-
-
 @app.command(rich_help_panel=ROUTER)
 def health(
     environment: Environment,
@@ -86,9 +77,7 @@ def health(
         str | None, typer.Option(help="host:port of the Service (default: the naming convention).")
     ] = None,
     kube_context: KubeContext = None,
-    output: Annotated[HealthFormat, typer.Option("--format", "-o", help="Output format.")] = (
-        HealthFormat.table
-    ),
+    output: Annotated[Format, output_option(views.CHECKS)] = Format.table,
     no_probe: Annotated[
         bool, typer.Option("--no-probe", help="Without --model-name: no GET /v1/models checks.")
     ] = False,
@@ -107,7 +96,6 @@ def health(
     """
     from reconciler import observe as kube
     from reconciler import operations
-    from reconciler.render import to_json
 
     if model_name is None:
         names.check_environment(environment)
@@ -117,7 +105,7 @@ def health(
             context=kube_context,
             probe_via=None if no_probe else (probe_via.value if probe_via else ""),
         )
-        out(render_checks(checks, output))
+        emit(views.CHECKS, checks, output)
         if not all(c.agrees for c in checks):
             raise typer.Exit(2)
         return
@@ -134,60 +122,6 @@ def health(
         )
     seen = kube.observe_health([entry], context=kube_context)[model_name]
     deployment = names.service_name(model_name, environment)
-    if output is HealthFormat.json:
-        out(
-            to_json(
-                {
-                    "model_name": model_name,
-                    "environment": environment,
-                    "namespace": namespace,
-                    "endpoint": entry.endpoint,
-                    "deployment": deployment,
-                    "health": seen.status,
-                    "reason": seen.reason,
-                    "ready_replicas": seen.ready_replicas,
-                    "replicas": seen.replicas,
-                    "checked_at": seen.checked_at,
-                }
-            )
-        )
-    else:
-        detail = seen.reason if seen.reason else replicas_text(seen)
-        out(f"{deployment} (namespace {namespace}): {seen.status}, {detail}")
+    emit(views.MODEL_HEALTH, views.ModelHealth(entry, deployment, seen), output)
     if not seen.healthy:
         raise typer.Exit(1)
-
-
-def render_checks(checks: Sequence[Check], output: HealthFormat) -> str:
-    from reconciler.render import table, to_json
-
-    if output is HealthFormat.json:
-        return to_json(
-            [
-                {
-                    "model_name": c.entry.model_name,
-                    "status": c.entry.status,
-                    "health": c.health,
-                    "probe": c.probe,
-                    "expected_status": c.expected,
-                    "agrees": c.agrees,
-                    "reason": c.reason,
-                }
-                for c in checks
-            ]
-        )
-    rows = [
-        (
-            c.entry.model_name,
-            c.entry.status,
-            c.health,
-            c.probe or "-",
-            "yes" if c.agrees else f"NO (should be {c.expected})",
-            c.reason or "",
-        )
-        for c in checks
-    ]
-    disagree = sum(not c.agrees for c in checks)
-    head = f"{len(checks)} entr{'y' if len(checks) == 1 else 'ies'}, {disagree} disagree"
-    columns = ("Model Name", "Status", "Health", "Probe", "Agrees", "Reason")
-    return f"{head}\n\n{table(columns, rows)}"
