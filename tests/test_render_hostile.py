@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from reconciler import render, reports
 from reconciler.manifest import Finding
 from reconciler.plan import Plan, change_for
+from reconciler.views import ENTRIES, HISTORY, Format
 from registry.entry import Entry
 from registry.store import AuditRecord
 
@@ -92,10 +93,10 @@ def test_markdown_shows_the_hostile_endpoint_as_code():
 @pytest.mark.parametrize("value", HOSTILE)
 def test_list_table_and_csv(value):
     entries = [entry("ok"), entry("b", endpoint=value, namespace=value)]
-    table = render.entries_table(entries)
+    table = ENTRIES.render(entries, Format.table)
     assert_no_controls(table)
     assert len(table.splitlines()) == 5
-    rows = list(csv.DictReader(io.StringIO(render.entries_csv(entries))))
+    rows = list(csv.DictReader(io.StringIO(ENTRIES.render(entries, Format.csv))))
     assert len(rows) == 2
     for row in rows:
         for cell in row.values():
@@ -104,10 +105,10 @@ def test_list_table_and_csv(value):
 
 
 def test_csv_keeps_ordinary_values_as_they_are():
-    [row] = csv.DictReader(io.StringIO(render.entries_csv([entry("llama-2-7b")])))
+    [row] = csv.DictReader(io.StringIO(ENTRIES.render([entry("llama-2-7b")], Format.csv)))
     assert row["model_name"] == "llama-2-7b"
     assert row["endpoint"] == "llama-2-7b.system.svc.cluster.local:8000"
-    [row] = csv.DictReader(io.StringIO(render.entries_csv([entry("x", endpoint=FORMULA)])))
+    [row] = csv.DictReader(io.StringIO(ENTRIES.render([entry("x", endpoint=FORMULA)], Format.csv)))
     assert row["endpoint"] == "'" + FORMULA
 
 
@@ -130,10 +131,10 @@ def record(value: str) -> AuditRecord:
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_history_table_and_csv(value):
-    table = render.history_table([record(value), record("ok")])
+    table = HISTORY.render([record(value), record("ok")], Format.table)
     assert_no_controls(table)
     assert len(table.splitlines()) == 3
-    rows = list(csv.DictReader(io.StringIO(render.history_csv([record(value)]))))
+    rows = list(csv.DictReader(io.StringIO(HISTORY.render([record(value)], Format.csv))))
     [row] = rows
     assert set(row) == set(render.HISTORY_FIELDS)
     for name in ("model_name", "actor", "commit_sha", "pipeline_url"):
@@ -143,7 +144,7 @@ def test_history_table_and_csv(value):
 
 
 def test_history_actor_cannot_pretend_to_be_root():
-    table = render.history_table([record("mallory\rroot   ")])
+    table = HISTORY.render([record("mallory\rroot   ")], Format.table)
     assert "mallory\\rroot" in table
 
 

@@ -15,10 +15,11 @@ from reconciler.safe_text import escape, printable, redact_urls
 from reconciler.views import Format, View
 from registry.errors import RegistryError
 
-try:  # typer 0.2x carries its own copy of click
-    from typer._click import Choice
+try:  # typer 0.2x carries its own copy of click, and its own Choice
+    from typer._click.globals import get_current_context
+    from typer._types import TyperChoice as Choice
 except ImportError:
-    from click import Choice
+    from click import Choice, get_current_context
 
 T = TypeVar("T")
 
@@ -43,6 +44,11 @@ def out(text: str, *, paint: Callable[[str], str] | None = None) -> None:
 
 def colored(stream: TextIO) -> bool:
     """Colour only on a terminal, and not with --no-color or NO_COLOR."""
+    ctx = get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.params.get("no_color"):
+            return False
+        ctx = ctx.parent
     return not os.environ.get("NO_COLOR") and stream.isatty()
 
 
@@ -60,7 +66,13 @@ def format_choice(formats: Sequence[Format]) -> Choice:
 
 def output_option(view: View, help: str = "Output format.") -> typer.models.OptionInfo:
     """The one ``--format/-o`` option; its choices are the formats ``view`` supports."""
-    return typer.Option("--format", "-o", click_type=format_choice(view.formats), help=help)
+    return typer.Option(
+        "--format",
+        "-o",
+        click_type=format_choice(view.formats),
+        metavar=f"<{'|'.join(view.formats)}>",
+        help=help,
+    )
 
 
 def say(text: str) -> None:
@@ -135,10 +147,19 @@ def _checked_filter(param: typer.CallbackParam, value: str | None) -> str | None
 
 
 EnvironmentFilter = Annotated[
-    str | None, typer.Option("--environment", "-e", callback=_checked_filter)
+    str | None,
+    typer.Option(
+        "--environment",
+        "-e",
+        help="Only this environment, e.g. production.",
+        callback=_checked_filter,
+    ),
 ]
 ModelNameFilter = Annotated[
-    str | None, typer.Option("--model-name", "-m", callback=_checked_filter)
+    str | None,
+    typer.Option(
+        "--model-name", "-m", help="Only this model, e.g. llama-2-7b.", callback=_checked_filter
+    ),
 ]
 
 

@@ -87,6 +87,7 @@ def controller(
         typer.Option(
             help="Log lines as text or JSON.",
             click_type=format_choice((Format.text, Format.json)),
+            metavar="<text|json>",
         ),
     ] = Format.text,
     kube_context: Annotated[

@@ -189,6 +189,7 @@ def list_entries(
         typer.Option(
             help="Show at most this many entries (1 to 1000000), oldest first.",
             parser=limit_between(1, 1_000_000),
+            metavar="N",
             show_default=False,
         ),
     ] = None,
