@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> dict:
     import redis
 
     sys.path.insert(0, str(servers.ROOT))
-    from tests.kube_fake import FakeKube, deployment
+    from tests.fakes.kube import FakeKube, deployment
 
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="registry-ctl-")))

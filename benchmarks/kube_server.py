@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.kube_server MODELS.json KUBECONFIG`` serves a healthy
 Deployment and Service for every ``[model, environment, namespace]`` in the
-file (tests/kube_fake.py's objects and wire format), writes a kubeconfig that
+file (tests/fakes/kube.py's objects and wire format), writes a kubeconfig that
 points at it, prints "ready" and serves until stdin closes. Its own process,
 so serving does not compete with the measured client for the GIL.
 """
@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from tests.kube_fake import LIST_KINDS, FakeKube
+from tests.fakes.kube import LIST_KINDS, FakeKube
 
 
 class IndexedKube(FakeKube):

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.kube_fake import TOKEN
+from tests.fakes.kube import TOKEN
 
 PAUSED = ", GC paused"  # suffix of the stricter floors' names
 RAW_SELECT = (

@@ -273,7 +273,7 @@ def invalidation(servers: Servers, dataset: Dataset, count: int) -> Run:
     model = dataset.registered()[0].model_name
     key = cache_key(environment, model)
     router = subprocess.Popen(
-        [sys.executable, "-m", "tests.router_process", "serve"]
+        [sys.executable, "-m", "tests.fakes.router_process", "serve"]
         + [servers.database_url, servers.redis_url],
         cwd=ROOT,
         stdin=subprocess.PIPE,

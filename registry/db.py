@@ -8,23 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import migrate as migrations
 from .errors import DatabaseUnavailable, InvalidSetting
-from .settings import env_switch, env_text
+from .settings import LIBPQ_SERVER_VARIABLES, env_switch, env_text
 
 if TYPE_CHECKING:
     import psycopg
 
 CONNECT_TIMEOUT_SECONDS = 10
-# libpq fills a connection string's gaps from these; any of them set means a real
-# server was meant, so the throwaway embedded one is never started in its place.
-LIBPQ_SERVER_VARIABLES = (
-    "PGHOST",
-    "PGHOSTADDR",
-    "PGPORT",
-    "PGDATABASE",
-    "PGUSER",
-    "PGPASSWORD",
-    "PGSERVICE",
-)
 _DATABASE_URL_HINT = "Check that DATABASE_URL points at a running PostgreSQL that accepts this user"
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.db import LIBPQ_SERVER_VARIABLES, in_ci
+from registry.db import in_ci
+from registry.settings import LIBPQ_SERVER_VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -198,11 +199,11 @@ def cli(database_url: str):
 
 @pytest.fixture
 def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A fake Kubernetes API server (tests/kube_fake.py) that KUBECONFIG points at.
+    """A fake Kubernetes API server (tests/fakes/kube.py) that KUBECONFIG points at.
 
     Set on the test's process environment, so `cli(...)` subprocesses use it too.
     """
-    from .kube_fake import FakeKube
+    from tests.fakes.kube import FakeKube
 
     fake = FakeKube()
     monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig(tmp_path / "kubeconfig")))

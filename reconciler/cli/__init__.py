@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+import traceback
 from collections.abc import Sequence
 
 import typer
@@ -19,6 +21,7 @@ from . import (  # noqa: F401  (importing a command module registers its command
 )
 from .app import admin_app, app
 from .common import connection_lost, say
+from .session import begin, detail
 
 try:  # typer 0.2x carries its own copy of click
     from typer._click import exceptions as click_errors
@@ -32,13 +35,17 @@ _HELP_SHOWN = getattr(click_errors, "NoArgsIsHelpError", ())
 def run(args: Sequence[str] | None = None, *, admin: bool = False) -> int:
     """Run one command line (``sys.argv[1:]`` when ``args`` is None); return its exit code.
 
-    Every error is one `error:` paragraph and exit 1. Tests call this in-process.
+    Every error is one `error:` paragraph and exit 1; an internal error (a bug) shows
+    its traceback only with --debug. Each call is a fresh session (settings, notices
+    said, -q/-v/--debug), so tests call this in-process.
 
     Exit 2 is kept for what `plan --detailed-exitcode` means by it (changes): click
     would use it for usage errors too, so a mistyped option in a scheduled drift
     job would read as drift.
     """
     application = admin_app if admin else app
+    session = begin()
+    started = time.perf_counter()
     try:
         code = application(
             args=None if args is None else list(args),
@@ -65,10 +72,18 @@ def run(args: Sequence[str] | None = None, *, admin: bool = False) -> int:
     except Exception as error:
         lost = connection_lost(error)
         if lost is None:
-            raise
-        say(f"error: {lost}")
+            what = f"error: internal error ({type(error).__name__}: {error})"
+            if session.debug:
+                say(f"{what}; please report it with this traceback:")
+                traceback.print_exception(error, file=sys.stderr)
+            else:
+                say(f"{what}; rerun with --debug and report it with the traceback")
+        else:
+            say(f"error: {lost}")
         code = 1
-    return code if isinstance(code, int) else 0
+    code = code if isinstance(code, int) else 0
+    detail(f"registry: finished in {time.perf_counter() - started:.3f} s (exit {code})")
+    return code
 
 
 def main() -> None:

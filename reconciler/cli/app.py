@@ -85,16 +85,16 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(
-    version: Annotated[
+def _global_options(
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Say only errors and results: no notices.")
+    ] = False,
+    verbose: Annotated[
         bool,
-        typer.Option(
-            "--version",
-            "-V",
-            help="Print the version and exit.",
-            callback=_version,
-            is_eager=True,
-        ),
+        typer.Option("--verbose", "-v", help="Say more: which database and cache, timing."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an internal error.")
     ] = False,
     no_color: Annotated[
         bool,
@@ -105,8 +105,23 @@ def _root(
             show_envvar=True,
         ),
     ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print the version and exit.",
+            callback=_version,
+            is_eager=True,
+        ),
+    ] = False,
 ) -> None:
     """Declarative, GitOps-driven model registry for vLLM deployments."""
+    from .session import current
+
+    session = current()
+    session.quiet, session.verbose, session.debug = quiet, verbose and not quiet, debug
+    session.color = not no_color  # and NO_COLOR unset: common.colored() asks the settings
 
 
 db_app = typer.Typer(

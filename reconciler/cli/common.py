@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -12,14 +10,15 @@ from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 import typer
 
 from reconciler.safe_text import escape, printable, redact_urls
-from reconciler.views import Format, View
+from reconciler.views import Format, View, paint_message
 from registry.errors import RegistryError
 
+from .session import current, detail, notice
+
 try:  # typer 0.2x carries its own copy of click, and its own Choice
-    from typer._click.globals import get_current_context
     from typer._types import TyperChoice as Choice
 except ImportError:
-    from click import Choice, get_current_context
+    from click import Choice
 
 T = TypeVar("T")
 
@@ -43,13 +42,14 @@ def out(text: str, *, paint: Callable[[str], str] | None = None) -> None:
 
 
 def colored(stream: TextIO) -> bool:
-    """Colour only on a terminal, and not with --no-color or NO_COLOR."""
-    ctx = get_current_context(silent=True)
-    while ctx is not None:
-        if ctx.params.get("no_color"):
-            return False
-        ctx = ctx.parent
-    return not os.environ.get("NO_COLOR") and stream.isatty()
+    """Colour only on a terminal, and not with --no-color (session.color) or NO_COLOR."""
+    session = current()
+    if not (session.color and stream.isatty()):
+        return False
+    try:
+        return not session.settings.no_color
+    except RegistryError:  # the invalid setting is what is being reported: plainly
+        return False
 
 
 def emit(view: View[T], value: T, output: Format, *, headers: bool = True) -> None:
@@ -81,25 +81,26 @@ def say(text: str) -> None:
     Escaped and with the credentials of any URL removed: messages quote values
     from files, the database and the cluster.
     """
-    typer.echo(escape(redact_urls(text)), err=True)
+    text = escape(redact_urls(text))
+    typer.echo(paint_message(text) if colored(sys.stderr) else text, err=True)
 
 
 def warn(text: str) -> None:
-    say(f"warning: {text}")
-
-
-_opened: list[Target] = []  # the database this command opened, for connection_lost
+    """A warning that is not an error: silenced by -q."""
+    if not current().quiet:
+        say(f"warning: {text}")
 
 
 def open_target() -> Target:
-    """DATABASE_URL, or the embedded default (said in one line)."""
+    """DATABASE_URL, or the embedded default (said once)."""
     from registry import db
 
     target = db.resolve_target()
     if target.embedded_started is not None:
         how = "started" if target.embedded_started else "reusing"
-        say(f"registry: DATABASE_URL is unset, {how} the {target.description}")
-    _opened.append(target)
+        notice(f"registry: DATABASE_URL is unset, {how} the {target.description}")
+    detail(f"registry: database: {target.description}")
+    current().database = target
     return target
 
 
@@ -107,11 +108,12 @@ def connection_lost(error: BaseException) -> RegistryError | None:
     """The message for a database connection that broke mid-command (PostgreSQL stopped
     after connect); None when ``error`` is something else, i.e. a bug."""
     psycopg = sys.modules.get("psycopg")  # not imported: no database was used
-    if psycopg is None or not isinstance(error, psycopg.OperationalError) or not _opened:
+    target = current().database
+    if psycopg is None or not isinstance(error, psycopg.OperationalError) or target is None:
         return None
     from registry import db
 
-    return db.unavailable(_opened[-1], error, lost=True)
+    return db.unavailable(target, error, lost=True)
 
 
 def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:
@@ -121,15 +123,19 @@ def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:
     return db.connect(open_target(), prepare_schema=prepare_schema)
 
 
-@functools.cache  # one client per command, and "cache off" said once
 def open_cache() -> Cache | None:
-    """The router's Redis cache from REDIS_URL; None when it is unset."""
+    """The router's Redis cache from REDIS_URL (one client per command); None when unset."""
     from registry.cache import Cache
 
-    cache = Cache.from_env()
-    if cache is None:
-        say("registry: REDIS_URL is unset: cache off")
-    return cache
+    session = current()
+    if not session.cache_opened:
+        session.cache = Cache.from_env()
+        session.cache_opened = True
+        if session.cache is None:
+            notice("registry: REDIS_URL is unset: cache off")
+        else:
+            detail(f"registry: cache: Redis at {session.cache.description}")
+    return session.cache
 
 
 Environment = Annotated[

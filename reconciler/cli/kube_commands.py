@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,8 +12,9 @@ from reconciler.views import Format
 from registry import names
 
 from .app import ROUTER, app
-from .common import Environment, emit, open_registry, output_option, say
+from .common import Environment, emit, open_registry, output_option
 from .controller_commands import ProbeVia
+from .session import notice
 
 if TYPE_CHECKING:
     from reconciler.health import Health
@@ -35,28 +35,20 @@ NoKube = Annotated[
 ]
 
 
-@functools.cache
-def _say_once(line: str) -> None:
-    # Cached: a folder of manifests observes once per environment but says this once.
-    say(line)
-
-
 def observe(
     entries: Sequence[Entry], *, context: str | None, skip: bool = False, required: bool = False
 ) -> Mapping[str, Health] | None:
     """``operations.observe``, its notes said once on stderr."""
     from reconciler import operations
 
-    return operations.observe(
-        entries, context=context, skip=skip, required=required, notify=_say_once
-    )
+    return operations.observe(entries, context=context, skip=skip, required=required, notify=notice)
 
 
 def health_for(*, kube_context: str | None, no_kube: bool) -> HealthFor:
     """``operations.health_for``, its notes said once on stderr."""
     from reconciler import operations
 
-    return operations.health_for(kube_context=kube_context, no_kube=no_kube, notify=_say_once)
+    return operations.health_for(kube_context=kube_context, no_kube=no_kube, notify=notice)
 
 
 @app.command(rich_help_panel=ROUTER)

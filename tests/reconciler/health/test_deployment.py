@@ -1,0 +1,119 @@
+"""Health rules per kind, on Kubernetes JSON shaped exactly like the API's answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.health import (
+    DEGRADED,
+    HEALTHY,
+    MISSING,
+    PROGRESSING,
+    SUSPENDED,
+    Health,
+    model_health,
+)
+from reconciler.health.deployment import deployment_health
+from reconciler.health.service import service_health
+from tests.fakes.kube import deployment, service
+
+NAME, NS = "llama-2-7b-development", "system"
+
+
+def health_of(**fields) -> Health:
+    return deployment_health(deployment(NAME, NS, **fields), name=NAME, namespace=NS)
+
+
+def test_finished_rollout_is_healthy_with_replica_counts():
+    assert health_of(replicas=2) == Health(HEALTHY, None, ready_replicas=2, replicas=2)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason", "ready"),
+    [
+        ({"ready": 0}, "0 of 1 updated replicas are available", 0),
+        ({"replicas": 3, "ready": 1}, "1 of 3 updated replicas are available", 1),
+        ({"replicas": 2, "updated": 1}, "1 out of 2 new replicas have been updated", 2),
+        ({"replicas": 2, "total": 3}, "1 old replicas are pending termination", 2),
+        (
+            {"generation": 2, "observed_generation": 1},
+            "Waiting for deployment spec update to be observed",
+            1,
+        ),
+    ],
+)
+def test_rollout_in_progress_is_progressing_with_the_rollout_message(fields, reason, ready):
+    health = health_of(**fields)
+    assert (health.status, health.reason, health.ready_replicas) == (PROGRESSING, reason, ready)
+    assert not health.healthy
+
+
+def test_progress_deadline_exceeded_is_degraded():
+    health = health_of(ready=0, deadline_exceeded=True)
+    assert (health.status, health.reason) == (
+        DEGRADED,
+        f"deployment {NAME} exceeded its progress deadline",
+    )
+
+
+def test_deadline_is_not_judged_before_the_controller_saw_the_new_spec():
+    # kubectl and Argo CD only trust status conditions of the observed generation.
+    health = health_of(deadline_exceeded=True, generation=3, observed_generation=2)
+    assert health.status == PROGRESSING
+
+
+def test_paused_is_suspended_even_when_the_deadline_passed():
+    health = health_of(paused=True, deadline_exceeded=True)
+    assert (health.status, health.reason) == (SUSPENDED, f"deployment {NAME} is paused")
+
+
+def test_scaled_to_zero_is_suspended_because_nothing_serves():
+    health = health_of(replicas=0)
+    assert (health.status, health.reason) == (
+        SUSPENDED,
+        f"deployment {NAME} is scaled to 0 replicas",
+    )
+
+
+def test_absent_deployment_is_missing():
+    health = deployment_health(None, name=NAME, namespace=NS)
+    assert (health.status, health.reason) == (
+        MISSING,
+        f"deployment {NAME} not found in namespace {NS}",
+    )
+
+
+def test_service_exposing_the_port_is_healthy():
+    obj = service(NAME, NS, ports=(9090, 8000))
+    assert service_health(obj, name=NAME, namespace=NS, port=8000).healthy
+
+
+def test_absent_service_is_missing():
+    health = service_health(None, name=NAME, namespace=NS, port=8000)
+    assert (health.status, health.reason) == (
+        MISSING,
+        f"service {NAME} not found in namespace {NS}",
+    )
+
+
+def test_service_without_the_endpoint_port_is_missing_and_lists_its_ports():
+    health = service_health(service(NAME, NS, ports=(80, 443)), name=NAME, namespace=NS, port=8000)
+    assert (health.status, health.reason) == (
+        MISSING,
+        f"service {NAME} in namespace {NS} does not expose port 8000 (exposed: 80, 443)",
+    )
+
+
+def test_model_is_healthy_only_with_both_deployment_and_service():
+    ok = model_health(deployment(NAME, NS), service(NAME, NS), name=NAME, namespace=NS, port=8000)
+    assert ok == Health(HEALTHY, None, 1, 1)
+
+
+def test_missing_service_behind_a_healthy_deployment_keeps_the_replica_counts():
+    health = model_health(deployment(NAME, NS), None, name=NAME, namespace=NS, port=8000)
+    assert health == Health(MISSING, f"service {NAME} not found in namespace {NS}", 1, 1)
+
+
+def test_unhealthy_deployment_is_reported_before_the_service():
+    health = model_health(deployment(NAME, NS, ready=0), None, name=NAME, namespace=NS, port=8000)
+    assert (health.status, health.reason) == (PROGRESSING, "0 of 1 updated replicas are available")
