@@ -53,19 +53,25 @@ class Cluster:
     name: str  # "context prod-cluster (https://...)" or "in-cluster (https://...)"
     api: Any  # kubernetes.client.ApiClient
     in_cluster: bool = False  # a pod's service account, not a kubeconfig
+    timeout: float = DEFAULT_TIMEOUT  # seconds for connecting and for each answer
 
 
-def kubeconfig_status() -> str | None:
-    """None when a cluster is configured; else why not (the line said once by the CLI)."""
-    if _kubeconfig_paths() or _in_cluster():
+def kubeconfig_status(kubeconfig: str | None = None) -> str | None:
+    """None when a cluster is configured; else why not (the line said once by the CLI).
+
+    ``kubeconfig``: the file(s) to use (--kubeconfig), instead of KUBECONFIG.
+    """
+    if _kubeconfig_paths(kubeconfig) or _in_cluster():
         return None
+    if kubeconfig:
+        return f"no kubeconfig found ({kubeconfig} does not exist)"
     if os.environ.get("KUBECONFIG"):
         return f"no kubeconfig found (KUBECONFIG={os.environ['KUBECONFIG']} does not exist)"
     return "no kubeconfig found (KUBECONFIG unset, no ~/.kube/config, not in a cluster)"
 
 
-def _kubeconfig_paths() -> list[str]:
-    configured = os.environ.get("KUBECONFIG")
+def _kubeconfig_paths(kubeconfig: str | None = None) -> list[str]:
+    configured = kubeconfig or os.environ.get("KUBECONFIG")
     candidates = configured.split(os.pathsep) if configured else [str(Path.home() / ".kube/config")]
     return [path for path in candidates if path and Path(path).is_file()]
 
@@ -74,18 +80,24 @@ def _in_cluster() -> bool:
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and IN_CLUSTER_TOKEN.is_file()
 
 
-def connect(context: str | None = None) -> Cluster | None:
+def connect(
+    context: str | None = None,
+    *,
+    kubeconfig: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Cluster | None:
     """A client for ``context`` (default: the kubeconfig's current context, else in-cluster).
 
-    Returns None when no cluster is configured at all.
+    ``kubeconfig`` replaces KUBECONFIG; ``timeout`` bounds each request made with the
+    client. Returns None when no cluster is configured at all.
     """
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
     configuration = client.Configuration()
     try:
-        if _kubeconfig_paths():
-            paths = os.pathsep.join(_kubeconfig_paths())
+        if found := _kubeconfig_paths(kubeconfig):
+            paths = os.pathsep.join(found)
             _, current = config.list_kube_config_contexts(config_file=paths)
             config.load_kube_config(
                 config_file=paths, context=context, client_configuration=configuration
@@ -108,13 +120,15 @@ def connect(context: str | None = None) -> Cluster | None:
     # Our own loop retries what is worth retrying; urllib3's silent retries would hide it.
     configuration.retries = False
     host = redact_url(configuration.host)  # never a password in a label
-    return Cluster(f"{label} ({host})", client.ApiClient(configuration), label == "in-cluster")
+    api = client.ApiClient(configuration)
+    return Cluster(f"{label} ({host})", api, label == "in-cluster", timeout)
 
 
 def observe_health(
     entries: Sequence[Entry],
     *,
     context: str | None = None,
+    kubeconfig: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = RETRIES,
     backoff: float = BACKOFF,
@@ -124,7 +138,7 @@ def observe_health(
     None when no cluster is configured at all (the caller says so once).
     Raises ``ClusterError`` when the cluster cannot be read.
     """
-    cluster = connect(context)
+    cluster = connect(context, kubeconfig=kubeconfig, timeout=timeout)
     if cluster is None:
         return None
     with gcpause.paused():  # the answers decode to a few dicts per model; see gcpause

@@ -22,6 +22,7 @@ from registry.errors import RegistryError, StaleRevision
 from . import liveness
 from .apply import ApplyResult, apply_current, apply_plans
 from .health import Health
+from .observe import DEFAULT_TIMEOUT
 from .plan import Change, Observation, Plan, change_for
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ def observe(
     entries: Sequence[Entry],
     *,
     context: str | None,
+    kubeconfig: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
     skip: bool = False,
     required: bool = False,
     notify: Notify,
@@ -64,26 +67,35 @@ def observe(
     """Health of ``entries``, or None when observation is skipped.
 
     Skipped with ``skip`` (--no-kube), and when no cluster is configured at all,
-    which is told to ``notify``, unless ``required`` (an explicit --kube-context):
-    then it is an error.
+    which is told to ``notify``, unless ``required`` (an explicit --kube-context or
+    --kubeconfig): then it is an error. ``kubeconfig`` (instead of KUBECONFIG) and ``timeout`` (per
+    request) are how the cluster is reached.
     """
     from . import observe as kube
 
     if skip:
         return None
-    status = kube.kubeconfig_status()
+    status = kube.kubeconfig_status(kubeconfig)
     if status is not None:
         if required:
+            given = f"--kube-context {context}" if context else f"--kubeconfig {kubeconfig}"
             raise kube.ClusterError(
-                f"--kube-context {context} was given but {status}. Set KUBECONFIG to the file "
-                "that defines the context, or pass --no-kube to skip health checks"
+                f"{given} was given but {status}. Pass --kubeconfig (or set KUBECONFIG) to "
+                "the file that defines the context, or pass --no-kube to skip health checks"
             )
         notify(f"kubernetes: {status}; health is not checked (Unknown)")
         return None
-    return kube.observe_health(entries, context=context)
+    return kube.observe_health(entries, context=context, kubeconfig=kubeconfig, timeout=timeout)
 
 
-def health_for(*, kube_context: str | None, no_kube: bool, notify: Notify) -> HealthFor:
+def health_for(
+    *,
+    kube_context: str | None,
+    no_kube: bool,
+    notify: Notify,
+    kubeconfig: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> HealthFor:
     """How `plan` and `apply` observe a manifest's enabled models (reconcile.HealthFor).
 
     ``kube_context`` wins over the manifest's ``spec.kube.context``; disabled
@@ -97,8 +109,10 @@ def health_for(*, kube_context: str | None, no_kube: bool, notify: Notify) -> He
         return observe(
             enabled,
             context=kube_context or manifest.kube_context,
+            kubeconfig=kubeconfig,
+            timeout=timeout,
             skip=no_kube,
-            required=kube_context is not None,
+            required=kube_context is not None or kubeconfig is not None,
             notify=notify,
         )
 
@@ -434,7 +448,13 @@ def _unchanged(row: Entry, seen: Entry) -> bool:
 
 
 def environment_health(
-    conn: psycopg.Connection, environment: str, *, context: str | None, probe_via: str | None
+    conn: psycopg.Connection,
+    environment: str,
+    *,
+    context: str | None,
+    probe_via: str | None,
+    kubeconfig: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> list[liveness.Check]:
     """Each entry of ``environment`` beside its live health and probe verdict.
 
@@ -444,18 +464,20 @@ def environment_health(
     from .controller.probe import Prober
 
     entries = [e for e in store.list_entries(conn, environment=environment) if not e.deregistered]
-    status = kube.kubeconfig_status()
+    status = kube.kubeconfig_status(kubeconfig)
     if status is not None:
         raise kube.ClusterError(
             f"cannot compare environment {environment} with the cluster: {status}. Set "
             "KUBECONFIG, or run where a cluster is configured"
         )
     enabled = [e for e in entries if liveness.enabled(e.status, e.deregistered)]
-    seen = kube.observe_health(enabled, context=context) if enabled else {}
+    seen = {}
+    if enabled:
+        seen = kube.observe_health(enabled, context=context, kubeconfig=kubeconfig, timeout=timeout)
     probes: dict[str, str] = {}
     healthy = [e for e in enabled if seen[e.model_name].healthy]
     if probe_via is not None and healthy:
-        cluster = kube.connect(context)
+        cluster = kube.connect(context, kubeconfig=kubeconfig, timeout=timeout)
         prober = Prober(
             via=probe_via or ("direct" if cluster.in_cluster else "proxy"),
             cluster=cluster,

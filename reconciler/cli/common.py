@@ -181,6 +181,7 @@ Actor = Annotated[
     str | None,
     typer.Option(
         help="Who to record in the audit log (default: GITLAB_USER_LOGIN, else OS user).",
+        envvar="REGISTRY_ACTOR",
         callback=_checked_actor,
     ),
 ]
@@ -218,6 +219,20 @@ def limit_between(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def seconds_up_to(most: float, what: str) -> Callable[[str], float]:
+    """A parser of a number of seconds above 0 and at most ``most``."""
+    rule = f"use a number of seconds above 0 and at most {most:g} in ASCII digits"
+    number = ascii_number(_DECIMAL, float, what, rule)
+
+    def parse(value: str) -> float:
+        seconds = number(value)
+        if not 0 < seconds <= most:
+            raise typer.BadParameter(f"invalid {what} {seconds:g}: {rule}")
+        return seconds
+
+    return parse
+
+
 def _lock_timeout(seconds: float) -> float:
     from registry.store import check_lock_timeout
 
@@ -229,6 +244,7 @@ LockTimeout = Annotated[
     typer.Option(
         "--lock-timeout",
         help="Seconds to wait for another apply's lock (0: do not wait; at most 3600).",
+        envvar="REGISTRY_LOCK_TIMEOUT",
         parser=ascii_number(
             _DECIMAL,
             float,
@@ -253,3 +269,26 @@ def report_apply(result: ApplyResult) -> None:
             "once Redis is back (the next apply also does it); until then the router may "
             "serve the old entries until their cache TTL expires"
         )
+
+
+Kubeconfig = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        metavar="PATH",
+        help="kubeconfig file to use (default: KUBECONFIG, else ~/.kube/config, else the "
+        "pod's service account).",
+        envvar="REGISTRY_KUBECONFIG",
+        show_default=False,
+    ),
+]
+RequestTimeout = Annotated[
+    float,
+    typer.Option(
+        "--request-timeout",
+        metavar="SECONDS",
+        help="Seconds to wait for each Kubernetes API request (to connect, and for the answer).",
+        envvar="REGISTRY_REQUEST_TIMEOUT",
+        parser=seconds_up_to(3600, "request timeout"),
+    ),
+]

@@ -8,12 +8,13 @@ from typing import Annotated
 
 import typer
 
+from reconciler.observe import DEFAULT_TIMEOUT
 from reconciler.views import Format
 from registry import names
 from registry.errors import RegistryError
 
 from .app import CONTROLLER, app
-from .common import format_choice
+from .common import Kubeconfig, RequestTimeout, format_choice
 
 
 class ProbeVia(enum.StrEnum):
@@ -91,8 +92,15 @@ def controller(
         ),
     ] = Format.text,
     kube_context: Annotated[
-        str | None, typer.Option(help="kubeconfig context (default: the current context).")
+        str | None,
+        typer.Option(
+            help="kubeconfig context (default: the current context).",
+            envvar="REGISTRY_KUBE_CONTEXT",
+            show_default=False,
+        ),
     ] = None,
+    kubeconfig: Kubeconfig = None,
+    request_timeout: RequestTimeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Keep enabled entries ready or pending as the cluster and their endpoints say."""
     from reconciler import controller as reconciler_controller
@@ -130,6 +138,8 @@ def controller(
             leader_election=not no_leader_election,
             metrics_port=metrics_port,
             kube_context=kube_context,
+            kubeconfig=kubeconfig,
+            request_timeout=request_timeout,
             listen_url=os.environ.get("REGISTRY_LISTEN_URL") or None,
             log_format=log_format.value,
         )

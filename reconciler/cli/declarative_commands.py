@@ -11,13 +11,16 @@ import typer
 from reconciler import render, views
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
 from reconciler.files import write_text
+from reconciler.observe import DEFAULT_TIMEOUT
 from reconciler.views import Format
 
 from .app import GITOPS, app
 from .common import (
     Actor,
     Environment,
+    Kubeconfig,
     LockTimeout,
+    RequestTimeout,
     emit,
     open_cache,
     open_registry,
@@ -115,15 +118,18 @@ def plan(
     codequality: CodeQuality = None,
     kube_context: KubeContext = None,
     no_kube: NoKube = False,
+    kubeconfig: Kubeconfig = None,
+    request_timeout: RequestTimeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Show what applying the manifests would change in the registry."""
     from reconciler import operations, reports, saved_plan
     from reconciler.reconcile import plan_manifests
 
     manifests = operations.manifests(paths, codequality=codequality, notify=say)
-    plans = plan_manifests(
-        open_registry(), manifests, health_for(kube_context=kube_context, no_kube=no_kube)
+    kube = health_for(
+        kube_context=kube_context, no_kube=no_kube, kubeconfig=kubeconfig, timeout=request_timeout
     )
+    plans = plan_manifests(open_registry(), manifests, kube)
     _warn_about(plans)
     emit(views.PLANS, plans, output)
     if out_file is not None:
@@ -172,6 +178,8 @@ def apply_command(
     actor: Actor = None,
     kube_context: KubeContext = None,
     no_kube: NoKube = False,
+    kubeconfig: Kubeconfig = None,
+    request_timeout: RequestTimeout = DEFAULT_TIMEOUT,
     wait: Annotated[
         bool,
         typer.Option(
@@ -195,7 +203,12 @@ def apply_command(
     prepared = operations.prepare_apply(
         paths,
         connect=open_registry,
-        kube=health_for(kube_context=kube_context, no_kube=no_kube),
+        kube=health_for(
+            kube_context=kube_context,
+            no_kube=no_kube,
+            kubeconfig=kubeconfig,
+            timeout=request_timeout,
+        ),
         wait=wait,
         timeout=timeout,
         auto_approve=auto_approve,

@@ -8,11 +8,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from reconciler import views
+from reconciler.observe import DEFAULT_TIMEOUT
 from reconciler.views import Format
 from registry import names
 
 from .app import ROUTER, app
-from .common import Environment, emit, open_registry, output_option
+from .common import (
+    Environment,
+    Kubeconfig,
+    RequestTimeout,
+    emit,
+    open_registry,
+    output_option,
+)
 from .controller_commands import ProbeVia
 from .session import notice
 
@@ -27,28 +35,56 @@ KubeContext = Annotated[
         "--kube-context",
         help="kubeconfig context to observe (default: the manifest's spec.kube.context, "
         "else the current context).",
+        envvar="REGISTRY_KUBE_CONTEXT",
+        show_default=False,
     ),
 ]
 NoKube = Annotated[
     bool,
-    typer.Option("--no-kube", help="Do not look at Kubernetes: health Unknown, enabled = ready."),
+    typer.Option(
+        "--no-kube",
+        help="Do not look at Kubernetes: health Unknown, enabled = ready.",
+        envvar="REGISTRY_NO_KUBE",
+    ),
 ]
 
 
 def observe(
-    entries: Sequence[Entry], *, context: str | None, skip: bool = False, required: bool = False
+    entries: Sequence[Entry],
+    *,
+    context: str | None,
+    kubeconfig: str | None,
+    timeout: float,
+    skip: bool = False,
+    required: bool = False,
 ) -> Mapping[str, Health] | None:
     """``operations.observe``, its notes said once on stderr."""
     from reconciler import operations
 
-    return operations.observe(entries, context=context, skip=skip, required=required, notify=notice)
+    return operations.observe(
+        entries,
+        context=context,
+        kubeconfig=kubeconfig,
+        timeout=timeout,
+        skip=skip,
+        required=required,
+        notify=notice,
+    )
 
 
-def health_for(*, kube_context: str | None, no_kube: bool) -> HealthFor:
+def health_for(
+    *, kube_context: str | None, no_kube: bool, kubeconfig: str | None, timeout: float
+) -> HealthFor:
     """``operations.health_for``, its notes said once on stderr."""
     from reconciler import operations
 
-    return operations.health_for(kube_context=kube_context, no_kube=no_kube, notify=notice)
+    return operations.health_for(
+        kube_context=kube_context,
+        no_kube=no_kube,
+        kubeconfig=kubeconfig,
+        timeout=timeout,
+        notify=notice,
+    )
 
 
 @app.command(rich_help_panel=ROUTER)
@@ -69,6 +105,8 @@ def health(
         str | None, typer.Option(help="host:port of the Service (default: the naming convention).")
     ] = None,
     kube_context: KubeContext = None,
+    kubeconfig: Kubeconfig = None,
+    request_timeout: RequestTimeout = DEFAULT_TIMEOUT,
     output: Annotated[Format, output_option(views.CHECKS)] = Format.table,
     no_probe: Annotated[
         bool, typer.Option("--no-probe", help="Without --model-name: no GET /v1/models checks.")
@@ -96,6 +134,8 @@ def health(
             environment,
             context=kube_context,
             probe_via=None if no_probe else (probe_via.value if probe_via else ""),
+            kubeconfig=kubeconfig,
+            timeout=request_timeout,
         )
         emit(views.CHECKS, checks, output)
         if not all(c.agrees for c in checks):
@@ -106,13 +146,15 @@ def health(
     if endpoint is not None:
         names.parse_endpoint(endpoint)
     entry = operations.target_entry(model_name, environment, namespace, endpoint)
-    status = kube.kubeconfig_status()
+    status = kube.kubeconfig_status(kubeconfig)
     if status is not None:
         raise kube.ClusterError(
             f"cannot check the health of {model_name}: {status}. Set KUBECONFIG, or run "
             "where a cluster is configured"
         )
-    seen = kube.observe_health([entry], context=kube_context)[model_name]
+    seen = kube.observe_health(
+        [entry], context=kube_context, kubeconfig=kubeconfig, timeout=request_timeout
+    )[model_name]
     deployment = names.service_name(model_name, environment)
     emit(views.MODEL_HEALTH, views.ModelHealth(entry, deployment, seen), output)
     if not seen.healthy:

@@ -9,6 +9,7 @@ import typer
 
 from reconciler import views
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
+from reconciler.observe import DEFAULT_TIMEOUT as DEFAULT_KUBE_TIMEOUT
 from reconciler.plan import Plan
 from reconciler.views import Format
 from registry import names
@@ -19,9 +20,11 @@ from .common import (
     DryRun,
     Environment,
     EnvironmentFilter,
+    Kubeconfig,
     LockTimeout,
     ModelName,
     ModelNameFilter,
+    RequestTimeout,
     emit,
     limit_between,
     open_cache,
@@ -95,6 +98,8 @@ def register(
         ),
     ] = False,
     kube_context: KubeContext = None,
+    kubeconfig: Kubeconfig = None,
+    request_timeout: RequestTimeout = DEFAULT_KUBE_TIMEOUT,
 ) -> None:
     """Register a model deployment so the router can find it.
 
@@ -112,7 +117,13 @@ def register(
     health = None
     if not no_verify_health:
         entry = operations.target_entry(model_name, environment, namespace, endpoint)
-        health = observe([entry], context=kube_context, required=kube_context is not None)
+        health = observe(
+            [entry],
+            context=kube_context,
+            kubeconfig=kubeconfig,
+            timeout=request_timeout,
+            required=kube_context is not None or kubeconfig is not None,
+        )
         if health is not None:
             operations.require_healthy(entry, health[model_name])
             say(f"Deployment is healthy ({views.replicas_text(health[model_name])}).")

@@ -44,6 +44,8 @@ class Settings:
     leader_election: bool = True
     metrics_port: int = 9402
     kube_context: str | None = None
+    kubeconfig: str | None = None  # --kubeconfig; None: KUBECONFIG, ~/.kube/config, in-cluster
+    request_timeout: float = 10.0  # seconds per Kubernetes API request
     listen_url: str | None = None  # REGISTRY_LISTEN_URL: a direct (non-PgBouncer) server
     log_format: str = "text"
 
@@ -63,10 +65,13 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
     configure_logging(settings.log_format)
     log = logging.getLogger(__name__)
     stop = stop or threading.Event()
-    cluster = observe.connect(settings.kube_context)
+    cluster = observe.connect(
+        settings.kube_context, kubeconfig=settings.kubeconfig, timeout=settings.request_timeout
+    )
     if cluster is None:
+        why = observe.kubeconfig_status(settings.kubeconfig)
         raise ControllerError(
-            f"the controller needs a cluster: {observe.kubeconfig_status()}. Run it in a pod "
+            f"the controller needs a cluster: {why}. Run it in a pod "
             "with a service account (examples/kubernetes/controller.yaml), or set KUBECONFIG"
         )
     target = db.resolve_target()
