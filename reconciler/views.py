@@ -56,7 +56,7 @@ class Table:
 
     def text(self, *, headers: bool = True) -> str:
         if not headers:
-            return render.table(self.columns, self.rows, show_headers=False)
+            return render.table(self.columns, self.rows, show_headers=False) if self.rows else ""
         parts = [self.head] if self.head else []
         if self.rows:
             parts.append(render.table(self.columns, self.rows))
