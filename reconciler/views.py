@@ -16,8 +16,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from . import render
 
@@ -45,8 +44,11 @@ class Format(enum.StrEnum):
     markdown = "markdown"  # for merge request comments: plans
 
 
-@dataclass(frozen=True)
-class Table:
+# The values here are NamedTuples, not frozen dataclasses: a dataclass costs ~1.5 ms of
+# code generation at import, and this module is imported on every start of the CLI.
+
+
+class Table(NamedTuple):
     """Rows under column names, with an optional line above them."""
 
     columns: Sequence[str]
@@ -65,8 +67,7 @@ class Table:
         return "\n\n".join(parts)
 
 
-@dataclass(frozen=True)
-class View(Generic[T]):
+class View(NamedTuple, Generic[T]):
     """How one kind of result is written in each format it supports.
 
     ``json`` returns data (serialized here), ``csv`` the field names and rows,
@@ -83,9 +84,7 @@ class View(Generic[T]):
 
     @property
     def formats(self) -> tuple[Format, ...]:
-        return tuple(
-            Format(f.name) for f in fields(self) if f.name != "paint" and getattr(self, f.name)
-        )
+        return tuple(Format(name) for name in Format if getattr(self, name))
 
     def render(self, value: T, output: Format, *, headers: bool = True) -> str:
         """``value`` in ``output``; ``headers`` False drops table and CSV headers."""
@@ -132,16 +131,14 @@ def paint_message(text: str) -> str:
 # --- results without a value type of their own ---------------------------------------------
 
 
-@dataclass(frozen=True)
-class Applied:
+class Applied(NamedTuple):
     """What `apply` did: the plans it showed and, per environment, what it wrote."""
 
     plans: Sequence[Plan]
     results: Sequence[ApplyResult]
 
 
-@dataclass(frozen=True)
-class Written:
+class Written(NamedTuple):
     """What an imperative command (register, enable, ...) planned and wrote."""
 
     plan: Plan
@@ -149,35 +146,30 @@ class Written:
     dry_run: bool
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     route: Route
     source: str  # the tier that answered: memory, redis or database
 
 
-@dataclass(frozen=True)
-class ModelHealth:
+class ModelHealth(NamedTuple):
     entry: Entry
     deployment: str
     health: Health
 
 
-@dataclass(frozen=True)
-class Exported:
+class Exported(NamedTuple):
     environment: str
     manifest: str  # YAML text
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """A one-line result (cache sync, invalidate, db migrate) and its fields for JSON."""
 
     text: str
     data: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class VersionInfo:
+class VersionInfo(NamedTuple):
     version: str
     python: str
     libraries: Mapping[str, str | None]  # None: not installed
