@@ -1,4 +1,4 @@
-"""The performance harness (design.md section 9, issue 7): `python -m benchmarks --help`.
+"""The performance harness (README "Performance", issue 7): `python -m benchmarks --help`.
 
 Every phase of `plan`, `apply`, `resolve` and start-up is timed beside a floor
 measured in the same run (the raw I/O or import the phase cannot avoid), and

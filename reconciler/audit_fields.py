@@ -9,23 +9,45 @@ error here, not a UnicodeEncodeError in the database driver).
 from __future__ import annotations
 
 import getpass
-import os
 import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .safe_text import InvalidText, excerpt, printable
+from registry.errors import InvalidText
+
+from .safe_text import excerpt, printable
+
+if TYPE_CHECKING:
+    from registry.settings import Settings
 
 MAX_ACTOR = 128
 MAX_URL = 2048
 _COMMIT_SHA = re.compile("[0-9a-fA-F]{4,64}")
 
 
-def actor(explicit: str | None = None) -> str:
-    """``explicit`` (``--actor``), else ``GITLAB_USER_LOGIN``, else the OS user."""
+@dataclass(frozen=True)
+class CiJob:
+    """What GitLab CI says about the job making a change; none of it outside CI."""
+
+    user_login: str | None = None  # GITLAB_USER_LOGIN
+    commit_sha: str | None = None  # CI_COMMIT_SHA
+    pipeline_url: str | None = None  # CI_PIPELINE_URL
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CiJob:
+        return cls(settings.gitlab_user_login, settings.ci_commit_sha, settings.ci_pipeline_url)
+
+
+NO_JOB = CiJob()
+
+
+def actor(explicit: str | None = None, login: str | None = None) -> str:
+    """``explicit`` (``--actor``), else ``login`` (GITLAB_USER_LOGIN), else the OS user."""
     advice = "pass --actor NAME with a user name of printable characters"
     if explicit is not None:
         return printable(explicit, "--actor", limit=MAX_ACTOR, advice=advice)
-    if login := os.environ.get("GITLAB_USER_LOGIN"):
+    if login:
         return printable(login, "GITLAB_USER_LOGIN", limit=MAX_ACTOR, advice=advice)
     try:
         user = getpass.getuser()
@@ -37,9 +59,8 @@ def actor(explicit: str | None = None) -> str:
     return printable(user, "the OS user name", limit=MAX_ACTOR, advice=advice)
 
 
-def commit_sha() -> str | None:
+def commit_sha(sha: str | None) -> str | None:
     """``CI_COMMIT_SHA``: a hexadecimal commit id (SHA-1 or SHA-256), or None when unset."""
-    sha = os.environ.get("CI_COMMIT_SHA") or None
     if sha is not None and not _COMMIT_SHA.fullmatch(sha):
         raise InvalidText(
             f"CI_COMMIT_SHA {excerpt(sha)} is not a commit id (4 to 64 hexadecimal digits): "
@@ -48,9 +69,8 @@ def commit_sha() -> str | None:
     return sha
 
 
-def pipeline_url() -> str | None:
+def pipeline_url(url: str | None) -> str | None:
     """``CI_PIPELINE_URL``: an http(s) URL without credentials, or None when unset."""
-    url = os.environ.get("CI_PIPELINE_URL") or None
     if url is None:
         return None
     advice = "unset it, or set it to the pipeline's http(s) URL (GitLab sets it in every job)"
@@ -68,8 +88,8 @@ def pipeline_url() -> str | None:
     return url
 
 
-def check(explicit_actor: str | None = None) -> None:
+def check(explicit_actor: str | None, job: CiJob) -> None:
     """Check every field an audit row will record, before anything is written."""
-    actor(explicit_actor)
-    commit_sha()
-    pipeline_url()
+    actor(explicit_actor, job.user_login)
+    commit_sha(job.commit_sha)
+    pipeline_url(job.pipeline_url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from registry import vocabulary
 from registry.entry import Entry
 
 from .health import Health
@@ -48,7 +49,7 @@ def plan_environment(
         if entry.model_name in listed or entry.deregistered:
             continue
         if prune:
-            gone = entry.with_changes(status="disabled", deregistered=True)
+            gone = entry.with_changes(status=vocabulary.Status.DISABLED, deregistered=True)
             changes.append(change_for(entry, gone))
         else:
             unmanaged.append(entry.model_name)
@@ -69,12 +70,14 @@ def _target(
 ) -> tuple[Entry, str | None]:
     """The entry ``wanted`` should become, and why it is pending if it is."""
     status, reason, observed = wanted.status, None, None
-    if health is not None and wanted.status == "ready":
+    if health is not None and wanted.status == vocabulary.Status.READY:
         seen = health.get(wanted.model_name)
         observed = seen.status if seen else None
         if seen is None or not seen.healthy:
-            status = "pending"
-            reason = (seen.reason if seen else None) or f"deployment is {observed or 'Missing'}"
+            status = vocabulary.Status.PENDING
+            reason = (
+                seen.reason if seen else None
+            ) or f"deployment is {observed or vocabulary.Health.MISSING}"
     if before is None:
         return wanted.with_changes(status=status, health=observed or wanted.health), reason
     if (
@@ -101,11 +104,14 @@ def _target(
 
 def mass_removal(current: Sequence[Entry], changes: Sequence[Change]) -> str | None:
     """The loud warning when the plan takes away most of the environment's ready entries."""
-    ready = {e.model_name for e in current if e.status == "ready" and not e.deregistered}
+    ready = {
+        e.model_name for e in current if e.status == vocabulary.Status.READY and not e.deregistered
+    }
     removed = sorted(
         c.model_name
         for c in changes
-        if c.model_name in ready and (c.after.status == "disabled" or c.after.deregistered)
+        if c.model_name in ready
+        and (c.after.status == vocabulary.Status.DISABLED or c.after.deregistered)
     )
     if len(removed) > 1 and 2 * len(removed) > len(ready):
         return (

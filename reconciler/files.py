@@ -16,7 +16,7 @@ import os
 import stat
 from pathlib import Path
 
-from registry.errors import RegistryError
+from registry.errors import RegistryError, UnreadableFile
 
 _READ_CHUNK = 1 << 20
 _KINDS = (
@@ -26,14 +26,6 @@ _KINDS = (
     (stat.S_ISBLK, "a block device"),
     (stat.S_ISSOCK, "a socket"),
 )
-
-
-class UnreadableFile(RegistryError):
-    """A file that cannot or must not be read; ``reason`` says why, without the path."""
-
-    def __init__(self, path: str | Path, reason: str) -> None:
-        super().__init__(f"cannot read {path}: {reason}")
-        self.reason = reason
 
 
 def _refuse_unless_regular(path: str | Path, mode: int) -> None:

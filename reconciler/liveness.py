@@ -14,8 +14,8 @@ from datetime import datetime
 
 from registry.entry import Entry
 from registry.store import Liveness
+from registry.vocabulary import Health, Status
 
-from .health import HEALTHY, UNKNOWN
 from .plan import Plan
 
 PROBE_OK = "ok"
@@ -23,7 +23,7 @@ PROBE_OK = "ok"
 
 def verdict(health: str, health_reason: str | None, probe: str | None) -> str | None:
     """None when routable; else why not (the pending reason)."""
-    if health != HEALTHY:
+    if health != Health.HEALTHY:
         return health_reason or f"deployment is {health}"
     if probe not in (None, PROBE_OK):
         return probe
@@ -31,7 +31,7 @@ def verdict(health: str, health_reason: str | None, probe: str | None) -> str | 
 
 
 def enabled(status: str, deregistered: bool) -> bool:
-    return status in ("ready", "pending") and not deregistered
+    return status in (Status.READY, Status.PENDING) and not deregistered
 
 
 def gate(plan: Plan, recorded: Mapping[str, Liveness]) -> Plan:
@@ -54,11 +54,11 @@ def gate(plan: Plan, recorded: Mapping[str, Liveness]) -> Plan:
         observation = seen.get(change.model_name)
         if observation is not None and _newer(observation.checked_at, latest.checked_at):
             health, reason = observation.health, observation.reason
-        if health == UNKNOWN:
+        if health == Health.UNKNOWN:
             changes.append(change)
             continue
         why = verdict(health, reason, latest.probe)
-        status = "pending" if why else "ready"
+        status = Status.PENDING if why else Status.READY
         if status == after.status:
             changes.append(change)
         else:
@@ -90,4 +90,4 @@ def check(entry: Entry, health: str, health_reason: str | None, probe: str | Non
     if not enabled(entry.status, entry.deregistered):
         return Check(entry, health, probe, entry.status, None)
     why = verdict(health, health_reason, probe)
-    return Check(entry, health, probe, "pending" if why else "ready", why)
+    return Check(entry, health, probe, Status.PENDING if why else Status.READY, why)

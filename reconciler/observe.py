@@ -16,15 +16,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry import names
 from registry.entry import Entry
-from registry.errors import RegistryError
+from registry.errors import ClusterError
+from registry.redact import redact_url
+
+if TYPE_CHECKING:
+    from registry.settings import Settings
 
 from . import gcpause
 from .health import Health, model_health
-from .safe_text import redact_url, redact_urls
 
 DEFAULT_TIMEOUT = 10.0  # seconds, for connecting and for reading each answer
 RETRIES = 3  # extra attempts on 429, 5xx and connection resets
@@ -37,13 +40,18 @@ LIST_PATHS = {
 IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
-class ClusterError(RegistryError):
-    """A configured cluster is unreachable, too slow, or refused a read."""
+@dataclass(frozen=True)
+class KubeSource:
+    """Where the cluster's configuration comes from, as the environment says."""
 
-    def __init__(self, message: str) -> None:
-        # A kubeconfig's server may carry credentials (https://admin:PW@host, ?token=):
-        # whatever quotes it here, the message never does.
-        super().__init__(redact_urls(message))
+    kubeconfig: str | None = None  # KUBECONFIG: os.pathsep-separated files; None: ~/.kube/config
+    in_pod: bool = False  # KUBERNETES_SERVICE_HOST is set
+    named_by: str | None = None  # "--kubeconfig" when the operator named the file; None: KUBECONFIG
+    timeout: float = DEFAULT_TIMEOUT  # seconds to connect, and for each answer (--request-timeout)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KubeSource:
+        return cls(settings.kubeconfig, bool(settings.kubernetes_service_host))
 
 
 @dataclass(frozen=True)
@@ -53,57 +61,47 @@ class Cluster:
     name: str  # "context prod-cluster (https://...)" or "in-cluster (https://...)"
     api: Any  # kubernetes.client.ApiClient
     in_cluster: bool = False  # a pod's service account, not a kubeconfig
-    timeout: float = DEFAULT_TIMEOUT  # seconds for connecting and for each answer
+    timeout: float = DEFAULT_TIMEOUT  # seconds to connect, and for each answer
 
 
-def kubeconfig_status(kubeconfig: str | None = None) -> str | None:
-    """None when a cluster is configured; else why not (the line said once by the CLI).
-
-    ``kubeconfig``: the file(s) to use (--kubeconfig), instead of KUBECONFIG.
-    """
-    if _kubeconfig_paths(kubeconfig) or _in_cluster():
+def kubeconfig_status(source: KubeSource) -> str | None:
+    """None when a cluster is configured; else why not (the line said once by the CLI)."""
+    if _kubeconfig_paths(source) or _in_cluster(source):
         return None
-    if kubeconfig:
-        return f"no kubeconfig found ({kubeconfig} does not exist)"
-    if os.environ.get("KUBECONFIG"):
-        return f"no kubeconfig found (KUBECONFIG={os.environ['KUBECONFIG']} does not exist)"
+    if source.kubeconfig:
+        named_by = source.named_by or "KUBECONFIG"
+        return f"no kubeconfig found ({named_by}={source.kubeconfig} does not exist)"
     return "no kubeconfig found (KUBECONFIG unset, no ~/.kube/config, not in a cluster)"
 
 
-def _kubeconfig_paths(kubeconfig: str | None = None) -> list[str]:
-    configured = kubeconfig or os.environ.get("KUBECONFIG")
+def _kubeconfig_paths(source: KubeSource) -> list[str]:
+    configured = source.kubeconfig
     candidates = configured.split(os.pathsep) if configured else [str(Path.home() / ".kube/config")]
     return [path for path in candidates if path and Path(path).is_file()]
 
 
-def _in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and IN_CLUSTER_TOKEN.is_file()
+def _in_cluster(source: KubeSource) -> bool:
+    return source.in_pod and IN_CLUSTER_TOKEN.is_file()
 
 
-def connect(
-    context: str | None = None,
-    *,
-    kubeconfig: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> Cluster | None:
+def connect(source: KubeSource, context: str | None = None) -> Cluster | None:
     """A client for ``context`` (default: the kubeconfig's current context, else in-cluster).
 
-    ``kubeconfig`` replaces KUBECONFIG; ``timeout`` bounds each request made with the
-    client. Returns None when no cluster is configured at all.
+    Returns None when no cluster is configured at all.
     """
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
     configuration = client.Configuration()
     try:
-        if found := _kubeconfig_paths(kubeconfig):
-            paths = os.pathsep.join(found)
+        if _kubeconfig_paths(source):
+            paths = os.pathsep.join(_kubeconfig_paths(source))
             _, current = config.list_kube_config_contexts(config_file=paths)
             config.load_kube_config(
                 config_file=paths, context=context, client_configuration=configuration
             )
             label = f"context {context or current['name']}"
-        elif _in_cluster():
+        elif _in_cluster(source):
             config.load_incluster_config(client_configuration=configuration)
             label = "in-cluster"
         else:
@@ -121,15 +119,14 @@ def connect(
     configuration.retries = False
     host = redact_url(configuration.host)  # never a password in a label
     api = client.ApiClient(configuration)
-    return Cluster(f"{label} ({host})", api, label == "in-cluster", timeout)
+    return Cluster(f"{label} ({host})", api, label == "in-cluster", source.timeout)
 
 
 def observe_health(
     entries: Sequence[Entry],
     *,
+    source: KubeSource,
     context: str | None = None,
-    kubeconfig: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
     retries: int = RETRIES,
     backoff: float = BACKOFF,
 ) -> Mapping[str, Health] | None:
@@ -138,11 +135,11 @@ def observe_health(
     None when no cluster is configured at all (the caller says so once).
     Raises ``ClusterError`` when the cluster cannot be read.
     """
-    cluster = connect(context, kubeconfig=kubeconfig, timeout=timeout)
+    cluster = connect(source, context)
     if cluster is None:
         return None
     with gcpause.paused():  # the answers decode to a few dicts per model; see gcpause
-        return _observe(cluster, entries, timeout, retries, backoff)
+        return _observe(cluster, entries, cluster.timeout, retries, backoff)
 
 
 def _observe(

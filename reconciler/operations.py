@@ -9,20 +9,24 @@ carrying the message.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from registry import names, store
+from registry import names, store, vocabulary
 from registry.entry import Entry
-from registry.errors import RegistryError, StaleRevision
+from registry.errors import (
+    ApplyRefused,
+    ClusterError,
+    DeploymentUnhealthy,
+    ManifestInvalid,
+    StaleRevision,
+)
 
 from . import liveness
 from .apply import ApplyResult, apply_current, apply_plans
 from .health import Health
-from .observe import DEFAULT_TIMEOUT
 from .plan import Change, Observation, Plan, change_for
 
 if TYPE_CHECKING:
@@ -32,7 +36,9 @@ if TYPE_CHECKING:
 
     from registry.cache import Cache
 
+    from .audit_fields import CiJob
     from .manifest import LoadResult, Manifest
+    from .observe import KubeSource
     from .reconcile import HealthFor
 
     Observed = Mapping[str, Health] | None  # a manifest's health as HealthFor returned it
@@ -43,23 +49,14 @@ CONTROLLER = "controller"  # the audit actor of liveness moves
 WAIT_INTERVAL = 2.0  # seconds between observations while waiting
 
 
-class DeploymentUnhealthy(RegistryError):
-    """The model's deployment is not serving, so it must not become routable."""
-
-
-class ApplyRefused(RegistryError):
-    """`apply` will not go ahead without an explicit decision from the operator."""
-
-
 # --- observing the cluster ----------------------------------------------------------------
 
 
 def observe(
     entries: Sequence[Entry],
     *,
+    source: KubeSource,
     context: str | None,
-    kubeconfig: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
     skip: bool = False,
     required: bool = False,
     notify: Notify,
@@ -68,33 +65,27 @@ def observe(
 
     Skipped with ``skip`` (--no-kube), and when no cluster is configured at all,
     which is told to ``notify``, unless ``required`` (an explicit --kube-context or
-    --kubeconfig): then it is an error. ``kubeconfig`` (instead of KUBECONFIG) and ``timeout`` (per
-    request) are how the cluster is reached.
+    --kubeconfig): then it is an error.
     """
     from . import observe as kube
 
     if skip:
         return None
-    status = kube.kubeconfig_status(kubeconfig)
+    status = kube.kubeconfig_status(source)
     if status is not None:
         if required:
-            given = f"--kube-context {context}" if context else f"--kubeconfig {kubeconfig}"
-            raise kube.ClusterError(
+            given = f"--kube-context {context}" if context else f"--kubeconfig {source.kubeconfig}"
+            raise ClusterError(
                 f"{given} was given but {status}. Pass --kubeconfig (or set KUBECONFIG) to "
                 "the file that defines the context, or pass --no-kube to skip health checks"
             )
         notify(f"kubernetes: {status}; health is not checked (Unknown)")
         return None
-    return kube.observe_health(entries, context=context, kubeconfig=kubeconfig, timeout=timeout)
+    return kube.observe_health(entries, source=source, context=context)
 
 
 def health_for(
-    *,
-    kube_context: str | None,
-    no_kube: bool,
-    notify: Notify,
-    kubeconfig: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    *, source: KubeSource, kube_context: str | None, no_kube: bool, notify: Notify
 ) -> HealthFor:
     """How `plan` and `apply` observe a manifest's enabled models (reconcile.HealthFor).
 
@@ -105,14 +96,13 @@ def health_for(
     def observe_manifest(
         manifest: Manifest, desired: Sequence[Entry]
     ) -> Mapping[str, Health] | None:
-        enabled = [entry for entry in desired if entry.status == "ready"]
+        enabled = [entry for entry in desired if entry.status == vocabulary.Status.READY]
         return observe(
             enabled,
+            source=source,
             context=kube_context or manifest.kube_context,
-            kubeconfig=kubeconfig,
-            timeout=timeout,
             skip=no_kube,
-            required=kube_context is not None or kubeconfig is not None,
+            required=kube_context is not None or source.named_by is not None,
             notify=notify,
         )
 
@@ -159,15 +149,14 @@ def manifests(
     paths: Sequence[Path], *, codequality: Path | None = None, notify: Notify
 ) -> list[Manifest]:
     """Load and validate; every finding goes to ``notify``; ``ManifestInvalid`` on any error."""
-    from .manifest import ManifestInvalid
-
     result = load(paths, codequality)
     for finding in result.findings:
         notify(str(finding))
     if not result.ok:
         raise ManifestInvalid(
             f"{len(result.errors)} error(s) in the manifests (listed above): fix them and run "
-            "the command again (`registry validate PATH` checks without touching the registry)"
+            "the command again (`registry validate PATH` checks without touching the registry)",
+            tuple(result.errors),
         )
     return list(result.manifests)
 
@@ -230,7 +219,7 @@ def _waiting(plans: Sequence[Plan]) -> list[str]:
         f"{plan.environment}/{seen.model_name}"
         for plan in plans
         for seen in plan.observations
-        if seen.health != "Healthy"
+        if seen.health != vocabulary.Health.HEALTHY
     ]
 
 
@@ -257,6 +246,7 @@ def prepare_apply(
     wait: bool,
     timeout: float,
     auto_approve: bool,
+    plan_key: bytes | None,
     notify: Notify,
     warn: Notify,
 ) -> PreparedApply:
@@ -277,8 +267,8 @@ def prepare_apply(
                 "was reviewed. Nothing was written. Apply the manifests with --wait, or the "
                 "saved plan without it"
             )
-        plans = saved_plan.read(paths[0])
-        if saved_plan.plan_key() is None:
+        plans = saved_plan.read(paths[0], key=plan_key)
+        if plan_key is None:
             warn(
                 f"{saved_plan.PLAN_KEY_VARIABLE} is unset, so the origin of {paths[0]} is not "
                 "verified (its checksum only catches accidents): set the same key for "
@@ -352,6 +342,7 @@ def apply_prepared(
     prepared: PreparedApply,
     *,
     actor: str | None,
+    job: CiJob,
     lock_timeout: float,
     cache: Cache | None,
     allow_mass_removal: bool,
@@ -361,6 +352,7 @@ def apply_prepared(
         prepared.conn,
         prepared.plans,
         actor=actor,
+        job=job,
         lock_timeout=lock_timeout,
         cache=cache,
         recheck=prepared.saved,
@@ -380,6 +372,7 @@ def write_one(
     *,
     dry_run: bool,
     actor: str | None,
+    job: CiJob,
     lock_timeout: float,
     cache: Cache | None,
 ) -> tuple[Plan, ApplyResult | None]:
@@ -396,7 +389,7 @@ def write_one(
     if dry_run:
         return make_plan(), None
     result = apply_current(
-        conn, environment, make_plan, actor=actor, lock_timeout=lock_timeout, cache=cache
+        conn, environment, make_plan, actor=actor, job=job, lock_timeout=lock_timeout, cache=cache
     )
     return result.plan, result
 
@@ -474,38 +467,37 @@ def environment_health(
     conn: psycopg.Connection,
     environment: str,
     *,
+    source: KubeSource,
     context: str | None,
     probe_via: str | None,
-    kubeconfig: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    api_key: str | None,
 ) -> list[liveness.Check]:
     """Each entry of ``environment`` beside its live health and probe verdict.
 
     ``probe_via`` None: no probes; "": the default (direct in a pod, else proxy).
+    ``api_key`` (VLLM_API_KEY) authenticates the probes.
     """
     from . import observe as kube
     from .controller.probe import Prober
 
     entries = [e for e in store.list_entries(conn, environment=environment) if not e.deregistered]
-    status = kube.kubeconfig_status(kubeconfig)
+    status = kube.kubeconfig_status(source)
     if status is not None:
-        raise kube.ClusterError(
+        raise ClusterError(
             f"cannot compare environment {environment} with the cluster: {status}. Set "
             "KUBECONFIG, or run where a cluster is configured"
         )
     enabled = [e for e in entries if liveness.enabled(e.status, e.deregistered)]
-    seen = {}
-    if enabled:
-        seen = kube.observe_health(enabled, context=context, kubeconfig=kubeconfig, timeout=timeout)
+    seen = kube.observe_health(enabled, source=source, context=context) if enabled else {}
     probes: dict[str, str] = {}
     healthy = [e for e in enabled if seen[e.model_name].healthy]
     if probe_via is not None and healthy:
-        cluster = kube.connect(context, kubeconfig=kubeconfig, timeout=timeout)
+        cluster = kube.connect(source, context)
         prober = Prober(
             via=probe_via or ("direct" if cluster.in_cluster else "proxy"),
             cluster=cluster,
             timeout=PROBE_TIMEOUT,
-            api_key=os.environ.get("VLLM_API_KEY"),
+            api_key=api_key,
         )
         try:
             for (_, model, _), verdict in prober.probe_all(healthy).items():
@@ -519,7 +511,7 @@ def environment_health(
         checks.append(
             liveness.check(
                 entry,
-                live.status if live else "Unknown",
+                live.status if live else vocabulary.Health.UNKNOWN,
                 live.reason if live else None,
                 probes.get(entry.model_name),
             )

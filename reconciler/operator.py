@@ -9,6 +9,7 @@ from __future__ import annotations
 from registry import names
 from registry.entry import Entry
 from registry.errors import ModelNotFound
+from registry.vocabulary import Action, Health, Manager, Status
 
 from .plan import Plan, change_for
 
@@ -35,41 +36,34 @@ def register(
 ) -> Plan:
     """Make the model routable at ``endpoint`` (default: the naming convention)."""
     names.check_target(model_name, environment, namespace)
-    convention = names.convention_endpoint(model_name, environment, namespace)
-    endpoint = endpoint or convention
-    _, port = names.parse_endpoint(endpoint)
-    warnings = ()
-    expected = names.convention_endpoint(model_name, environment, namespace, port)
-    if endpoint != expected:
-        warnings = (
-            f"endpoint {endpoint} differs from the naming convention ({expected}); "
-            "registering it as given",
-        )
+    endpoint = endpoint or names.convention_endpoint(model_name, environment, namespace)
+    off_convention = names.convention_warning(endpoint, model_name, environment, namespace)
+    warnings = (f"{off_convention}; registering it as given",) if off_convention else ()
     after = Entry(
         model_name=model_name,
         environment=environment,
         namespace=namespace,
         endpoint=endpoint,
-        status="ready",
-        managed_by="cli",
-        health=current.health if current else "Unknown",
+        status=Status.READY,
+        managed_by=Manager.CLI,
+        health=current.health if current else Health.UNKNOWN,
     )
     return _plan(environment, revision, current, after, warnings=warnings)
 
 
 def set_status(
-    current: Entry | None, revision: int, *, model_name: str, environment: str, action: str
+    current: Entry | None, revision: int, *, model_name: str, environment: str, action: Action
 ) -> Plan:
     """``enable``, ``disable`` or ``deregister`` an existing entry."""
     names.check_target(model_name, environment)
     if current is None:
         raise ModelNotFound(model_name)
-    if action == "enable":
-        after = current.with_changes(status="ready", deregistered=False)
-    elif action == "disable":
-        after = current.with_changes(status="disabled")
-    elif action == "deregister":
-        after = current.with_changes(status="disabled", deregistered=True)
+    if action == Action.ENABLE:
+        after = current.with_changes(status=Status.READY, deregistered=False)
+    elif action == Action.DISABLE:
+        after = current.with_changes(status=Status.DISABLED)
+    elif action == Action.DEREGISTER:
+        after = current.with_changes(status=Status.DISABLED, deregistered=True)
     else:
         raise ValueError(f"unknown action {action!r}")
     return _plan(environment, revision, current, after)

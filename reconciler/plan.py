@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from registry.entry import Entry
+from registry.vocabulary import Action, Status
 
 from .health import Health
 
 FORMAT_VERSION = "1"
-ACTIONS = ("create", "update", "enable", "disable", "deregister")
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class Plan:
         return bool(self.changes)
 
     def summary(self) -> dict[str, int]:
-        counts = dict.fromkeys(ACTIONS, 0)
+        counts = dict.fromkeys(Action.values(), 0)
         for change in self.changes:
             counts[change.action] += 1
         return {**counts, "unchanged": self.unchanged}
@@ -172,24 +172,24 @@ def change_for(before: Entry | None, after: Entry, reason: str | None = None) ->
     deregistered); ids, timestamps and health are bookkeeping.
     """
     if before is None:
-        return Change("create", None, after, reason=reason)
+        return Change(Action.CREATE, None, after, reason=reason)
     old, new = before.spec(), after.spec()
     if old == new:
         return None
     fields = _field_changes(old, new)
     names = {f.name for f in fields}
     if new["deregistered"] and not old["deregistered"]:
-        action = "deregister"
+        action = Action.DEREGISTER
     elif (
         names <= {"status", "deregistered"}
-        and old["status"] == "disabled"
-        and new["status"] != "disabled"
+        and old["status"] == Status.DISABLED
+        and new["status"] != Status.DISABLED
     ):
-        action = "enable"
-    elif names == {"status"} and new["status"] == "disabled":
-        action = "disable"
+        action = Action.ENABLE
+    elif names == {"status"} and new["status"] == Status.DISABLED:
+        action = Action.DISABLE
     else:
-        action = "update"
+        action = Action.UPDATE
     return Change(action, before, after, fields, reason)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from registry.entry import Entry
+from registry.vocabulary import Action, Health
 
 from .plan import Change, Plan
 from .safe_text import csv_cell, escape, md_code, md_text
@@ -120,14 +120,20 @@ def history_rows(records: Iterable[AuditRecord]) -> Iterable[list[Any]]:
     return ([cell(r, f) for f in HISTORY_FIELDS] for r in records)
 
 
-SYMBOLS = {"create": "+", "update": "~", "enable": "~", "disable": "~", "deregister": "-"}
+SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.ENABLE: "~",
+    Action.DISABLE: "~",
+    Action.DEREGISTER: "-",
+}
 SHOWN_ON_CREATE = ("namespace", "endpoint", "status", "managed_by")
 
 
 def _change_text(change: Change) -> list[str]:
-    label = "" if change.action in ("create", "update") else f" ({change.action})"
+    label = "" if change.action in (Action.CREATE, Action.UPDATE) else f" ({change.action})"
     lines = [f"  {SYMBOLS[change.action]} {escape(change.model_name)}{label}"]
-    if change.action == "create":
+    if change.action == Action.CREATE:
         pairs = [(name, json.dumps(getattr(change.after, name))) for name in SHOWN_ON_CREATE]
     else:
         pairs = [(f.name, f"{json.dumps(f.old)} -> {json.dumps(f.new)}") for f in change.fields]
@@ -141,7 +147,9 @@ def _change_text(change: Change) -> list[str]:
 def _with_health(change: Change) -> str:
     """The pending reason, after the health it comes from (Degraded: ...) when it is one."""
     health = change.after.health
-    if health in ("Healthy", "Unknown") or change.reason.startswith(f"deployment is {health}"):
+    if health in (Health.HEALTHY, Health.UNKNOWN) or change.reason.startswith(
+        f"deployment is {health}"
+    ):
         return change.reason
     return f"{health}: {change.reason}"
 
@@ -201,18 +209,18 @@ def plans_text(plans: Sequence[Plan]) -> str:
 
 
 _MD_ACTIONS = {
-    "create": "➕ create",
-    "update": "🔄 update",
-    "enable": "✅ enable",
-    "disable": "⏸️ disable",
-    "deregister": "➖ deregister",
+    Action.CREATE: "➕ create",
+    Action.UPDATE: "🔄 update",
+    Action.ENABLE: "✅ enable",
+    Action.DISABLE: "⏸️ disable",
+    Action.DEREGISTER: "➖ deregister",
 }
 
 
 def _md_details(change: Change) -> str:
     # Values go in code spans and free text is escaped (safe_text): a stored value
     # cannot add a link, an image or HTML to the merge request comment.
-    if change.action == "create":
+    if change.action == Action.CREATE:
         pairs = [f"{name}: {md_code(getattr(change.after, name))}" for name in SHOWN_ON_CREATE]
     else:
         pairs = [f"{f.name}: {md_code(f.old)} → {md_code(f.new)}" for f in change.fields]
@@ -254,55 +262,3 @@ def plan_markdown(plans: Sequence[Plan]) -> str:
 
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=str)
-
-
-def manifest_yaml(environment: str, entries: Sequence[Entry], *, revision: int) -> str:
-    """``entries`` as a manifest that validates and plans with no changes (`registry export`)."""
-    import yaml
-
-    from registry import names
-    from registry.errors import InvalidEndpoint
-
-    def most_common(values: list[Any], default: Any) -> Any:
-        counts = Counter(values).most_common()
-        if not counts:
-            return default
-        top = [value for value, count in counts if count == counts[0][1]]
-        return default if default in top else sorted(top)[0]
-
-    def port_of(entry: Entry) -> int | None:
-        try:
-            return names.endpoint_port(entry.endpoint)
-        except InvalidEndpoint:  # a row written before the endpoint policy; kept explicit
-            return None
-
-    namespace = most_common([e.namespace for e in entries], names.DEFAULT_NAMESPACE)
-    port = most_common([p for p in map(port_of, entries) if p], names.DEFAULT_PORT)
-    models = []
-    for entry in sorted(entries, key=lambda e: e.model_name):
-        model: dict[str, Any] = {"name": entry.model_name}
-        if entry.namespace != namespace:
-            model["namespace"] = entry.namespace
-        convention = names.convention_endpoint(entry.model_name, environment, entry.namespace, port)
-        if entry.endpoint != convention:
-            model["endpoint"] = entry.endpoint
-        if entry.status == "disabled":
-            model["enabled"] = False
-        models.append(model)
-    document = {
-        "apiVersion": "registry.vllm.ai/v1",
-        "kind": "ModelRegistry",
-        "metadata": {"environment": environment},
-        "spec": {"namespace": namespace, "port": port, "prune": False, "models": models},
-    }
-    header = (
-        f'# Exported from the registry: environment "{environment}" at revision {revision}.\n'
-        "# prune is false: entries deleted from this file stay registered until prune is true.\n"
-    )
-
-    class Dumper(yaml.SafeDumper):
-        # Indents list items under their key, as people write manifests by hand.
-        def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-            super().increase_indent(flow, False)
-
-    return header + yaml.dump(document, Dumper=Dumper, sort_keys=False)

@@ -8,12 +8,14 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from xml.etree import ElementTree
 
-from .manifest import ERROR, Finding
+from registry.vocabulary import Action
+
+from .manifest import Finding, Severity
 from .plan import Plan
 from .safe_text import escape
 
 # GitLab's Code Quality severities: info, minor, major, critical, blocker.
-CODEQUALITY_SEVERITY = {ERROR: "major", "warning": "minor"}
+CODEQUALITY_SEVERITY = {Severity.ERROR: "major", Severity.WARNING: "minor"}
 
 
 def terraform_report(plans: Iterable[Plan]) -> dict[str, int]:
@@ -22,9 +24,11 @@ def terraform_report(plans: Iterable[Plan]) -> dict[str, int]:
     report = {"create": 0, "update": 0, "delete": 0}
     for plan in plans:
         summary = plan.summary()
-        report["create"] += summary["create"]
-        report["update"] += summary["update"] + summary["enable"] + summary["disable"]
-        report["delete"] += summary["deregister"]
+        report["create"] += summary[Action.CREATE]
+        report["update"] += (
+            summary[Action.UPDATE] + summary[Action.ENABLE] + summary[Action.DISABLE]
+        )
+        report["delete"] += summary[Action.DEREGISTER]
     return report
 
 
@@ -61,14 +65,14 @@ def junit_report(findings_by_file: Mapping[str, Sequence[Finding]]) -> str:
     for path, findings in findings_by_file.items():
         # Escaped: control characters are not even allowed in XML 1.0.
         case = ElementTree.SubElement(suite, "testcase", classname="manifest", name=escape(path))
-        errors = [f for f in findings if f.severity == ERROR]
+        errors = [f for f in findings if f.severity == Severity.ERROR]
         if errors:
             failures += 1
             failure = ElementTree.SubElement(
                 case, "failure", message=f"{len(errors)} error(s)", type="validation"
             )
             failure.text = "\n".join(str(f) for f in errors)
-        warnings = [f for f in findings if f.severity != ERROR]
+        warnings = [f for f in findings if f.severity != Severity.ERROR]
         if warnings:
             ElementTree.SubElement(case, "system-out").text = "\n".join(str(f) for f in warnings)
     suite.set("tests", str(len(findings_by_file)))

@@ -3,7 +3,7 @@
 Checked on the way in (``printable``), escaped on the way out: a value can
 never move the cursor, retitle a terminal, reorder what a reviewer reads
 (Unicode bidi controls), start a spreadsheet formula, leave a Markdown code
-span or put a credential of a URL into a message. Pure functions.
+span (credentials of URLs: ``registry.redact``). Pure functions.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from registry.errors import RegistryError
+from registry.errors import InvalidText
+from registry.redact import redact_urls
 
 # Every code point of the Unicode categories Cc (C0, DEL, C1), Cf (format: bidi
 # overrides and isolates, zero-width characters, BOM, ...), Cs (lone surrogates,
@@ -134,50 +134,7 @@ def md_text(value: Any) -> str:
     return _MD_PUNCTUATION.sub(r"\\\1", escape(value))
 
 
-# --- URLs in messages ------------------------------------------------------------------------
-
-# Query parameters whose value is a credential (matched as a part of the name, so
-# X-Amz-Signature, client_secret and api_key count).
-_SECRET_PARAMETER = re.compile(
-    r"token|passw|pwd|secret|key|sig|auth|credential|session|cookie|jwt|bearer", re.IGNORECASE
-)
-# A URL ends before whitespace, quotes, brackets and sentence punctuation after it.
-_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()]*[^\s'\"<>().,;:!?]")
-REDACTED = "REDACTED"
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its userinfo and with credential-like query values replaced."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # an unclosed IPv6 bracket: say nothing of it
-        return "<unparsable URL>"
-    netloc = parts.netloc.rpartition("@")[2]
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(_SECRET_PARAMETER.search(name) for name, _ in pairs):
-            query = urlencode(
-                [
-                    (name, REDACTED if _SECRET_PARAMETER.search(name) else value)
-                    for name, value in pairs
-                ],
-                safe=":/",
-            )
-    fragment = REDACTED if _SECRET_PARAMETER.search(parts.fragment) else parts.fragment
-    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
-
-
-def redact_urls(text: str) -> str:
-    """``text`` with every URL in it passed through ``redact_url``."""
-    return _URL.sub(lambda match: redact_url(match.group()), text) if "://" in text else text
-
-
 # --- free text on the way in -----------------------------------------------------------------
-
-
-class InvalidText(RegistryError):
-    """Free text from argv or the environment that cannot be stored as it is."""
 
 
 def printable(value: str, what: str, *, limit: int, advice: str) -> str:

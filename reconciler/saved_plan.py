@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from registry import names
-from registry.entry import HEALTHS, MANAGERS, STATUSES, Entry
-from registry.errors import RegistryError
-from registry.settings import env_text
+from registry.entry import Entry
+from registry.errors import InvalidPlanFile, RegistryError, UnreadableFile
+from registry.vocabulary import Action, Health, Manager, Status, Vocabulary
 
 from . import files
-from .plan import ACTIONS, FORMAT_VERSION, Change, Plan, change_for
+from .plan import FORMAT_VERSION, Change, Plan, change_for
 
 CHECKSUM_KEY = "checksum"
 SIGNATURE_KEY = "signature"
@@ -40,21 +40,11 @@ MAX_TEXT = 4096  # one warning or unmanaged model name
 CLOCK_SKEW = timedelta(minutes=5)  # how far ahead of this host a plan's clock may be
 
 
-class InvalidPlanFile(RegistryError):
-    """The file is not a saved plan, or was altered after it was written."""
-
-
 def document(plans: Sequence[Plan]) -> dict[str, Any]:
     """The JSON document of ``plans``: one plan as is, several as a plan set."""
     if len(plans) == 1:
         return plans[0].to_dict()
     return {"format_version": FORMAT_VERSION, "plans": [plan.to_dict() for plan in plans]}
-
-
-def plan_key() -> bytes | None:
-    """The signing key from REGISTRY_PLAN_KEY; None when unset (plans are only checksummed)."""
-    key = env_text(PLAN_KEY_VARIABLE)
-    return key.encode("utf-8") if key else None
 
 
 def _canonical(data: dict[str, Any]) -> bytes:
@@ -70,27 +60,30 @@ def signature(data: dict[str, Any], key: bytes) -> str:
     return "hmac-sha256:" + hmac.new(key, _canonical(data), hashlib.sha256).hexdigest()
 
 
-def dumps(plans: Sequence[Plan]) -> str:
+def dumps(plans: Sequence[Plan], *, key: bytes | None) -> str:
+    """The saved plan file of ``plans``, signed with ``key`` (REGISTRY_PLAN_KEY) when given
+    (otherwise only checksummed)."""
     data = document(plans)
     sealed = {**data, CHECKSUM_KEY: checksum(data)}
-    if key := plan_key():
+    if key:
         sealed[SIGNATURE_KEY] = signature(data, key)
     return json.dumps(sealed, indent=2, default=str) + "\n"
 
 
-def write(path: str | Path, plans: Sequence[Plan]) -> None:
-    files.write_text(path, dumps(plans), "plan")
+def write(path: str | Path, plans: Sequence[Plan], *, key: bytes | None) -> None:
+    files.write_text(path, dumps(plans, key=key), "plan")
 
 
-def read(path: str | Path) -> list[Plan]:
-    """The plans saved in ``path``; refuses anything that is not an unaltered saved plan."""
+def read(path: str | Path, *, key: bytes | None) -> list[Plan]:
+    """The plans saved in ``path``; refuses anything that is not an unaltered saved plan
+    (nor, with ``key``, one not signed with it)."""
     try:
         text = files.read_bounded(path, MAX_FILE_BYTES).decode("utf-8")
-    except files.UnreadableFile as error:
+    except UnreadableFile as error:
         raise InvalidPlanFile(f"cannot read the saved plan {path}: {error.reason}") from None
     except UnicodeDecodeError:
         raise InvalidPlanFile(f"cannot read the saved plan {path}: not UTF-8 text") from None
-    return loads(text, str(path))
+    return loads(text, str(path), key=key)
 
 
 _BRACKETS = re.compile(r"[\[\]{}]")
@@ -115,7 +108,7 @@ def _nesting(text: str) -> int:
     return deepest
 
 
-def loads(text: str, name: str = "the saved plan") -> list[Plan]:
+def loads(text: str, name: str = "the saved plan", *, key: bytes | None) -> list[Plan]:
     not_a_plan = InvalidPlanFile(
         f"{name} is not a saved plan: expected the JSON file written by `registry plan --out FILE`"
     )
@@ -147,7 +140,7 @@ def loads(text: str, name: str = "the saved plan") -> list[Plan]:
             f"{name} was altered after it was written (checksum mismatch): a saved plan is "
             "applied exactly as reviewed; run `registry plan --out FILE` again"
         )
-    _check_signature(data, name)
+    _check_signature(data, name, key)
     try:
         items = data.get("plans", [data])
         plans = [Plan.from_dict(item) for item in items]
@@ -160,8 +153,7 @@ def loads(text: str, name: str = "the saved plan") -> list[Plan]:
     return plans
 
 
-def _check_signature(data: dict[str, Any], name: str) -> None:
-    key = plan_key()
+def _check_signature(data: dict[str, Any], name: str, key: bytes | None) -> None:
     if key is None:
         return  # the caller says that the plan's origin is not verified
     given = data.get(SIGNATURE_KEY)
@@ -196,7 +188,7 @@ def _check_plan(item: dict[str, Any], plan: Plan, name: str) -> None:
     for observation in plan.observations:
         try:
             names.check_model_name(observation.model_name)
-            _one_of("health", observation.health, HEALTHS)
+            _one_of("health", observation.health, Health)
             _check_time("checked_at", observation.checked_at)
         except RegistryError as error:
             raise InvalidPlanFile(
@@ -265,7 +257,7 @@ def _check_time(what: str, value: datetime | None) -> None:
 def _check_bookkeeping(change: Change, observed: str | None) -> None:
     """Health and its time are written from the plan: only what the plan saw may change."""
     before = change.before
-    health = before.health if before else "Unknown"
+    health = before.health if before else Health.UNKNOWN
     checked = before.last_health_check if before else None
     for entry in (before, change.after):
         if entry is not None:
@@ -281,7 +273,7 @@ def _check_bookkeeping(change: Change, observed: str | None) -> None:
 
 
 def _check_change(environment: str, change: Change, seen: set[str]) -> None:
-    _one_of("action", change.action, ACTIONS)
+    _one_of("action", change.action, Action)
     for entry in (change.before, change.after):
         if entry is not None:
             _check_entry(environment, entry)
@@ -309,13 +301,15 @@ def _check_entry(environment: str, entry: Entry) -> None:
         )
     names.check_target(entry.model_name, environment, entry.namespace)
     names.parse_endpoint(entry.endpoint)
-    _one_of("status", entry.status, STATUSES)
-    _one_of("health", entry.health, HEALTHS)
-    _one_of("managed_by", entry.managed_by, MANAGERS)
+    _one_of("status", entry.status, Status)
+    _one_of("health", entry.health, Health)
+    _one_of("managed_by", entry.managed_by, Manager)
     if type(entry.deregistered) is not bool:
         raise RegistryError(f"deregistered is {entry.deregistered!r}, not true or false")
 
 
-def _one_of(what: str, value: Any, allowed: Sequence[str]) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise RegistryError(f"unknown {what} {value!r}: expected one of {', '.join(allowed)}")
+def _one_of(what: str, value: Any, allowed: type[Vocabulary]) -> None:
+    if not isinstance(value, str) or not allowed.has(value):
+        raise RegistryError(
+            f"unknown {what} {value!r}: expected one of {', '.join(allowed.values())}"
+        )

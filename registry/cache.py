@@ -1,6 +1,6 @@
 """The router's Redis cache: connection, value encoding, invalidation, outbox sync.
 
-Keys are ``model_registry:{environment}:{model}`` (design.md section 5) and hold
+Keys are ``model_registry:{environment}:{model}`` (docs/architecture.md, "Cache protocol") and hold
 the JSON of a ``Route``. Every invalidation also increments the environment's
 generation counter, in the same MULTI as the deletes. A lookup reads the
 generation together with the key, queries the database on a miss, and fills the
@@ -16,23 +16,22 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from .entry import STATUSES, cache_key
-from .errors import DatabaseUnavailable, RegistryError
+from . import redis_url
+from .entry import KEY_PREFIX, cache_key
+from .errors import CacheUnavailable, DatabaseUnavailable, RegistryError
 from .names import check_namespace, parse_endpoint
-from .settings import env_int, env_text
+from .vocabulary import Status
 
 if TYPE_CHECKING:
     import psycopg
 
-DEFAULT_TTL = 120
-MAX_TTL = 86_400
+    from .settings import Settings
+
 # A cached value is a flat object of five short strings; anything larger is not ours.
 MAX_VALUE_BYTES = 4096
 MISSING = {"missing": True}
 ROUTE_FIELDS = frozenset(("model_name", "environment", "namespace", "endpoint", "status"))
-KEY_PREFIX = "model_registry:"
 GENERATION_PREFIX = "model_registry_generation:"
 # The router must not hang on a sick Redis: it falls back to the database instead.
 SOCKET_TIMEOUT = 1.0
@@ -53,17 +52,6 @@ return 1
 
 # (environment, model name, encoded value, generation read before the query, ttl seconds)
 Fill = tuple[str, str, str, bytes | None, float]
-
-
-class CacheUnavailable(RegistryError):
-    """Redis could not be reached or failed a command."""
-
-    def __init__(self, description: str, reason: str) -> None:
-        self.summary = f"Redis at {description} is unavailable ({reason})"
-        super().__init__(
-            f"{self.summary}: check REDIS_URL and that Redis is running; queued cache "
-            "invalidations stay in the registry database until `registry cache sync` succeeds"
-        )
 
 
 @dataclass(frozen=True)
@@ -123,7 +111,7 @@ def decode(raw: bytes | str, environment: str, model_name: str) -> Route | None:
         raise ValueError(f"cached value does not hold the string fields {sorted(ROUTE_FIELDS)}")
     if (data["environment"], data["model_name"]) != (environment, model_name):
         raise ValueError("cached value names another model or environment")
-    if data["status"] not in STATUSES:
+    if not Status.has(data["status"]):
         raise ValueError(f"cached value has an unknown status {data['status']!r}")
     try:
         check_namespace(data["namespace"])
@@ -137,31 +125,6 @@ def generation_key(environment: str) -> str:
     return f"{GENERATION_PREFIX}{environment}"
 
 
-def ttl_from_env() -> int:
-    """REGISTRY_CACHE_TTL in seconds (default 120, at most a day)."""
-    return env_int("REGISTRY_CACHE_TTL", DEFAULT_TTL, minimum=1, maximum=MAX_TTL, unit="seconds")
-
-
-def describe(url: str) -> str:
-    """``host:port/db`` of a Redis URL, without user or password."""
-    try:
-        parts = urlsplit(url)
-        if parts.scheme == "unix":
-            return f"unix socket {parts.path}"
-        host = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
-    except ValueError:  # an unparsable URL must not be echoed: it may hold a password
-        return "an unparsable REDIS_URL"
-    return f"{host}{parts.path if parts.path not in ('', '/') else '/0'}"
-
-
-def _redact(text: str, url: str) -> str:
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return text.replace(url, "<REDIS_URL>")
-    return text.replace(password, "****") if password else text
-
-
 class Cache:
     """A Redis client with its own connection pool; safe to share between threads."""
 
@@ -171,31 +134,27 @@ class Cache:
         from redis.retry import Retry
 
         self.url = url
-        self.description = describe(url)
-        try:
-            pool = redis.ConnectionPool.from_url(
-                url,
-                max_connections=max_connections,
-                socket_timeout=SOCKET_TIMEOUT,
-                socket_connect_timeout=SOCKET_TIMEOUT,
-                health_check_interval=30,
-                # One quick retry covers a connection the server closed while idle;
-                # a down Redis must fail fast, not back off.
-                retry=Retry(NoBackoff(), 1),
-            )
-        except ValueError as error:
-            raise self.unavailable(error) from None
+        self.address = redis_url.parse(url)  # a bad URL is the operator's mistake, said now
+        self.description = self.address.description
+        pool = self.address.pool(
+            max_connections=max_connections,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=SOCKET_TIMEOUT,
+            health_check_interval=30,
+            # One quick retry covers a connection the server closed while idle;
+            # a down Redis must fail fast, not back off.
+            retry=Retry(NoBackoff(), 1),
+        )
         self.client = redis.Redis(connection_pool=pool)
         self._redis_error = redis.RedisError  # kept: an import per call costs on the hit path
 
     @classmethod
-    def from_env(cls) -> Cache | None:
+    def from_settings(cls, settings: Settings) -> Cache | None:
         """The cache at REDIS_URL; None when it is unset (the cache is off)."""
-        url = env_text("REDIS_URL")
-        return cls(url) if url else None
+        return cls(settings.redis_url) if settings.redis_url else None
 
     def unavailable(self, error: Exception) -> CacheUnavailable:
-        reason = _redact(str(error).strip() or type(error).__name__, self.url)
+        reason = self.address.explain(error)
         return CacheUnavailable(self.description, reason)
 
     def _call(self, function, *args: Any) -> Any:
@@ -237,6 +196,7 @@ class Cache:
         keys = list(dict.fromkeys(keys))  # unique; the order means nothing to Redis
         if not keys:
             return 0
+        self._follow_master()
         # The environment of model_registry:{environment}:{model}, inline: this runs per key.
         prefix = len(KEY_PREFIX)
         environments = {key[prefix:].partition(":")[0] for key in keys}
@@ -250,6 +210,7 @@ class Cache:
     def invalidate_environment(self, environment: str) -> int:
         """Drop every cached entry of ``environment``; return how many there were."""
         # Bump first: a lookup that read before this cannot fill after the scan.
+        self._follow_master()
         self._call(self.client.incr, generation_key(environment))
         pattern = f"{cache_key(environment, '')}*"
         keys = [
@@ -258,9 +219,14 @@ class Cache:
         ]
         return self.invalidate(keys)
 
+    def _follow_master(self) -> None:
+        """With Sentinel, drop pooled connections to a master that lost a failover: an
+        invalidation the old master took would reach no router (they track the new one)."""
+        self._call(redis_url.current_master, self.client.connection_pool)
+
     def close(self) -> None:
         self.client.close()
-        self.client.connection_pool.disconnect()
+        redis_url.disconnect(self.client.connection_pool)
 
 
 def pending_invalidations(conn: psycopg.Connection, keys: Sequence[str] | None = None) -> int:

@@ -22,18 +22,16 @@ class EmbeddedServer:
     started: bool  # True when this call started it, False when it was already running
 
 
-def registry_home() -> Path:
-    """REGISTRY_HOME, else the user data folder."""
-    configured = os.environ.get("REGISTRY_HOME")
-    if configured:
-        return Path(configured).expanduser()
+def default_home() -> Path:
+    """The user data folder, where REGISTRY_HOME is unset."""
     import platformdirs
 
     return Path(platformdirs.user_data_dir("vllm-model-registry"))
 
 
 def ensure_running(home: Path | None = None) -> EmbeddedServer:
-    data_dir = (home or registry_home()).resolve() / "postgres"
+    """The server under ``home`` (REGISTRY_HOME; None: ``default_home()``), started if needed."""
+    data_dir = (home or default_home()).resolve() / "postgres"
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     pid_file = data_dir / "postmaster.pid"
     was_running = pid_file.exists() and _pid_alive(pid_file)

@@ -6,9 +6,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-STATUSES = ("ready", "pending", "disabled")
-HEALTHS = ("Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown")
-MANAGERS = ("manifest", "cli")
+from .vocabulary import Health, Manager, Status
+
+# Every key of the router's cache starts with it (registry/local_cache.py tracks the prefix).
+KEY_PREFIX = "model_registry:"
 
 # Fields that describe what the router should do; the rest is bookkeeping.
 SPEC_FIELDS = ("namespace", "endpoint", "status", "managed_by", "deregistered")
@@ -20,9 +21,9 @@ class Entry:
     environment: str
     namespace: str
     endpoint: str
-    status: str = "ready"
-    health: str = "Unknown"
-    managed_by: str = "cli"
+    status: str = Status.READY  # a Status (rows read back hold the plain string)
+    health: str = Health.UNKNOWN
+    managed_by: str = Manager.CLI
     deregistered: bool = False
     last_health_check: datetime | None = None
     id: int | None = None
@@ -74,5 +75,5 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def cache_key(environment: str, model_name: str) -> str:
-    """The router's Redis key for one entry (design.md section 5)."""
-    return f"model_registry:{environment}:{model_name}"
+    """The router's Redis key for one entry (docs/architecture.md, "Cache protocol")."""
+    return f"{KEY_PREFIX}{environment}:{model_name}"

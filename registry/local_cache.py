@@ -19,6 +19,11 @@ change of it is pushed. Three rules make the tier never staler than Redis:
 - A local hit is answered only when the tracking socket has nothing unread and
   the reader is not handling a push: once a push has reached this host, the copy
   is not served even if the reader thread is still waiting for the GIL or the CPU.
+- With a Sentinel REDIS_URL the connection goes to the master the Sentinels name,
+  and the reader asks them again every health interval: once they name another
+  master (a failover), tracking is dropped and set up again on the new one. The
+  old master may keep answering for seconds before Sentinel demotes it, and it
+  would push nothing of the writes the new master takes.
 """
 
 from __future__ import annotations
@@ -26,16 +31,17 @@ from __future__ import annotations
 import contextlib
 import select
 import threading
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
+
+from . import redis_url
+from .entry import KEY_PREFIX
 
 if TYPE_CHECKING:
     from .cache import Cache, Route
 
-DEFAULT_SIZE = 100_000
-MAX_SIZE = 10_000_000
 CHANNEL = "__redis__:invalidate"
-PREFIX = "model_registry:"
 # Seconds without traffic before the reader sends a PING, and again before it gives up.
 HEALTH_INTERVAL = 1.0
 FIRST_BACKOFF = 0.05
@@ -156,7 +162,7 @@ class LocalCache:
         connection.send_command("CLIENT", "ID")
         own_id = connection.read_response()
         connection.send_command(
-            "CLIENT", "TRACKING", "on", "REDIRECT", own_id, "BCAST", "PREFIX", PREFIX
+            "CLIENT", "TRACKING", "on", "REDIRECT", own_id, "BCAST", "PREFIX", KEY_PREFIX
         )
         if connection.read_response() not in (b"OK", "OK"):
             raise ConnectionError("CLIENT TRACKING was refused")
@@ -170,7 +176,11 @@ class LocalCache:
         poll = select.poll()
         poll.register(self._fd, select.POLLIN)
         waiting_for_pong = False
+        next_check = time.monotonic() + self.health_interval
         while not self._stopped.is_set():
+            if time.monotonic() >= next_check:
+                self._check_master(connection)
+                next_check = time.monotonic() + self.health_interval
             if poll.poll(self.health_interval * 1000):
                 self._draining = True
                 try:
@@ -186,6 +196,11 @@ class LocalCache:
             else:
                 connection.send_command("PING")
                 waiting_for_pong = True
+
+    def _check_master(self, connection) -> None:
+        master = redis_url.current_master(self._cache.client.connection_pool)
+        if master is not None and master != (connection.host, connection.port):
+            raise ConnectionError("Sentinel names another master: tracking moves to it")
 
     def _handle(self, reply: object) -> None:
         if isinstance(reply, list) and len(reply) == 3 and reply[0] in (b"message", "message"):

@@ -17,19 +17,21 @@ import queue
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from . import local_cache, names
-from .cache import Cache, CacheUnavailable, Fill, Route, decode, encode, ttl_from_env
-from .db import connection_options
+from . import names
+from .cache import Cache, Fill, Route, decode, encode
+from .db import NO_LIBPQ, connection_options
 from .entry import cache_key
-from .errors import DatabaseUnavailable, ModelNotFound, ModelNotReady
+from .errors import CacheUnavailable, DatabaseUnavailable, ModelNotFound, ModelNotReady
 from .local_cache import ABSENT, LocalCache
-from .settings import env_int
+from .settings import DEFAULT_CACHE_TTL, DEFAULT_LOCAL_CACHE_SIZE, Settings
+from .vocabulary import Status
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -70,17 +72,6 @@ class LookupStats:
     local_entries: int = 0
 
 
-def local_cache_size_from_env() -> int:
-    """REGISTRY_LOCAL_CACHE_SIZE: entries of the in-process tier (default 100,000; 0: off)."""
-    return env_int(
-        "REGISTRY_LOCAL_CACHE_SIZE",
-        local_cache.DEFAULT_SIZE,
-        minimum=0,
-        maximum=local_cache.MAX_SIZE,
-        unit="cache entries",
-    )
-
-
 class Resolver:
     """Lookups from memory, then Redis, then a pooled PostgreSQL.
 
@@ -97,18 +88,21 @@ class Resolver:
         database_url: str,
         *,
         cache: Cache | None = None,
-        ttl: float | None = None,
+        ttl: float = DEFAULT_CACHE_TTL,
         negative_ttl: float = DEFAULT_NEGATIVE_TTL,
         max_connections: int = 10,
         pool_timeout: float = 5.0,
         reconnect_timeout: float = 10.0,
         cache_retry_interval: float = 1.0,
         description: str = "the registry database",
-        local_cache_size: int | None = None,
+        local_cache_size: int = DEFAULT_LOCAL_CACHE_SIZE,
+        libpq: Mapping[str, str] = NO_LIBPQ,
+        prepared_statements: bool = False,
         metrics: CollectorRegistry | None = None,
     ) -> None:
-        size = local_cache_size_from_env() if local_cache_size is None else local_cache_size
-        self.ttl = ttl_from_env() if ttl is None else ttl
+        size = local_cache_size
+        self.ttl = ttl
+        self._libpq = libpq  # the PG* variables libpq reads: PGPASSWORD is redacted too
         # Metrics before anything is opened: a registry that has them already fails here.
         self._local: LocalCache | None = None
         self._results = None if metrics is None else self._register_metrics(metrics)
@@ -128,7 +122,12 @@ class Resolver:
             database_url,
             min_size=1,
             max_size=max_connections,
-            kwargs=connection_options(database_url, connect_timeout=max(1, int(pool_timeout))),
+            kwargs=connection_options(
+                database_url,
+                prepared_statements=prepared_statements,
+                libpq=libpq,
+                connect_timeout=max(1, int(pool_timeout)),
+            ),
             timeout=pool_timeout,
             reconnect_timeout=reconnect_timeout,
             name="registry-lookup",
@@ -159,12 +158,22 @@ class Resolver:
         return {result: lookups.labels(result) for result in RESULTS}
 
     @classmethod
-    def from_env(cls, **options) -> Resolver:
-        """DATABASE_URL (or the embedded default), REDIS_URL, REGISTRY_CACHE_TTL."""
+    def from_settings(cls, settings: Settings, **options) -> Resolver:
+        """DATABASE_URL (or the embedded default), REDIS_URL, REGISTRY_CACHE_TTL and
+        REGISTRY_LOCAL_CACHE_SIZE: ``Resolver.from_settings(Settings.from_env())``."""
         from .db import resolve_target
 
-        target = resolve_target()
-        return cls(target.url, cache=Cache.from_env(), description=target.description, **options)
+        target = resolve_target(settings)
+        return cls(
+            target.url,
+            cache=Cache.from_settings(settings),
+            ttl=settings.cache_ttl,
+            local_cache_size=settings.local_cache_size,
+            description=target.description,
+            libpq=target.libpq,
+            prepared_statements=target.prepared_statements,
+            **options,
+        )
 
     @property
     def stats(self) -> LookupStats:
@@ -203,7 +212,7 @@ class Resolver:
             if results is not None:
                 results["not_found"].inc()
             raise ModelNotFound(model_name)
-        if route.status != "ready":
+        if route.status != Status.READY:
             if results is not None:
                 results["not_ready"].inc()
             raise ModelNotReady(model_name, route.status)
@@ -321,7 +330,8 @@ class Resolver:
         from .db import redact
 
         text = str(error).strip()
-        reason = redact(text.splitlines()[0] if text else type(error).__name__, self._pool.conninfo)
+        first = text.splitlines()[0] if text else type(error).__name__
+        reason = redact(first, self._pool.conninfo, self._libpq)
         if _did_not_answer(error):
             return DatabaseUnavailable(
                 f"registry lookup failed: {self.description} did not answer ({reason}). "
@@ -366,9 +376,10 @@ _default_lock = threading.Lock()
 
 
 def resolve(model_name: str, environment: str) -> Route:
-    """``Resolver.from_env().resolve``, with one Resolver shared by the whole process."""
+    """``Resolver.from_settings(Settings.from_env()).resolve``, with one Resolver shared by
+    the whole process (the environment is read once, by the first call)."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Resolver.from_env()
+            _default = Resolver.from_settings(Settings.from_env())
     return _default.resolve(model_name, environment)

@@ -1,4 +1,4 @@
-"""Naming rules and the endpoint convention (design.md section 3)."""
+"""Naming rules and the endpoint convention (docs/architecture.md, "Contracts")."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import re
 
 from .errors import InvalidEndpoint, InvalidName
 
-DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
-DNS_1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+# A DNS label (RFC 1123): lower-case ASCII letters, digits and '-', a letter or digit at
+# both ends, at most MAX_LABEL characters (checked apart, so that a long name is told
+# it is too long). Explicit classes: re's \w and \d would take non-ASCII letters.
+_LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
+DNS_1123_LABEL = re.compile(_LABEL)
+DNS_1035_LABEL = re.compile(rf"(?=[a-z]){_LABEL}")  # an RFC 1123 label starting with a letter
 MAX_LABEL = 63
 DEFAULT_NAMESPACE = "system"
 DEFAULT_PORT = 8000
@@ -40,21 +44,27 @@ def check_model_name(name: str, environment: str | None = None) -> str:
 
 
 def check_environment(environment: str) -> str:
-    if not DNS_1123_LABEL.fullmatch(environment or "") or len(environment) > MAX_LABEL:
-        raise InvalidName(
-            f"invalid environment {_shown(environment)}: use a DNS label of lower-case letters, "
-            "digits and '-' (for example development, staging, production)"
-        )
-    return environment
+    return _dns_label(
+        environment,
+        "environment",
+        "use a DNS label of lower-case letters, digits and '-' (for example development, "
+        "staging, production)",
+    )
 
 
 def check_namespace(namespace: str) -> str:
-    if not DNS_1123_LABEL.fullmatch(namespace or "") or len(namespace) > MAX_LABEL:
-        raise InvalidName(
-            f"invalid namespace {_shown(namespace)}: a Kubernetes namespace is a DNS label of "
-            "lower-case letters, digits and '-'"
-        )
-    return namespace
+    return _dns_label(
+        namespace,
+        "namespace",
+        "a Kubernetes namespace is a DNS label of lower-case letters, digits and '-'",
+    )
+
+
+def _dns_label(value: str, what: str, rule: str) -> str:
+    """``value`` if it is a DNS label; else ``InvalidName`` saying ``rule``."""
+    if not DNS_1123_LABEL.fullmatch(value or "") or len(value) > MAX_LABEL:
+        raise InvalidName(f"invalid {what} {_shown(value)}: {rule}")
+    return value
 
 
 def check_target(model_name: str, environment: str, namespace: str | None = None) -> None:
@@ -76,21 +86,37 @@ def convention_endpoint(
     return f"{service_name(model_name, environment)}.{namespace}{CLUSTER_SUFFIX}:{port}"
 
 
+def convention_warning(
+    endpoint: str, model_name: str, environment: str, namespace: str
+) -> str | None:
+    """What is said of an ``endpoint`` off the naming convention (at its port), else None.
+
+    Raises ``InvalidEndpoint`` for an endpoint the policy refuses.
+    """
+    expected = convention_endpoint(model_name, environment, namespace, endpoint_port(endpoint))
+    if endpoint == expected:
+        return None
+    return f"endpoint {endpoint} differs from the naming convention ({expected})"
+
+
 # The endpoint policy, the one rule the manifest, the CLI, saved plans and the
-# database's CHECK constraint (migration 0002, same expression) all enforce:
-# exactly ``{service}.{namespace}.svc.cluster.local:{port}``. ASCII only (re.ASCII,
-# explicit classes): str.isdigit would accept "٨٠" and "１２３".
-_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+# database's CHECK constraint (migration 0002, the same rule) all enforce:
+# exactly ``{service}.{namespace}.svc.cluster.local:{port}``, two DNS labels. ASCII
+# only (re.ASCII, explicit classes): str.isdigit would accept "٨٠" and "１２３".
 ENDPOINT = re.compile(
     rf"({_LABEL})\.({_LABEL}){re.escape(CLUSTER_SUFFIX)}:([1-9][0-9]{{0,4}})", re.ASCII
 )
 MAX_PORT = 65535
+# Longer text is refused unread: the regular expression's labels are unbounded.
+_LONGEST_ENDPOINT = len(f"{'a' * MAX_LABEL}.{'a' * MAX_LABEL}{CLUSTER_SUFFIX}:{MAX_PORT}")
 
 
 def parse_endpoint(endpoint: str) -> tuple[str, int]:
     """Split ``host:port`` and enforce the endpoint policy: in-cluster Services only."""
-    found = ENDPOINT.fullmatch(endpoint) if isinstance(endpoint, str) else None
-    if found is None or int(found[3]) > MAX_PORT:
+    found = None
+    if isinstance(endpoint, str) and len(endpoint) <= _LONGEST_ENDPOINT:
+        found = ENDPOINT.fullmatch(endpoint)
+    if found is None or max(map(len, found.group(1, 2))) > MAX_LABEL or int(found[3]) > MAX_PORT:
         raise InvalidEndpoint(
             f"invalid endpoint {_shown(endpoint)}: an endpoint must be an in-cluster Service, "
             f"exactly {{service}}.{{namespace}}{CLUSTER_SUFFIX}:{{port}} with lower-case "

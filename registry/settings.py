@@ -154,16 +154,3 @@ class _Reader:
                 f"invalid {name} {text[:40]!r}: use 1 (on) or 0 (off), or unset it"
             )
         return text == "1"
-
-
-# Transitional: the library modules still read these until they take Settings values.
-def env_text(name: str) -> str:
-    return _Reader(os.environ).text(name)
-
-
-def env_int(name: str, default: int, *, minimum: int, maximum: int, unit: str = "") -> int:
-    return _Reader(os.environ).integer(name, default, minimum, maximum, unit)
-
-
-def env_switch(name: str) -> bool | None:
-    return _Reader(os.environ).switch(name)

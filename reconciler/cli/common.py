@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 
-from reconciler.safe_text import escape, printable, redact_urls
+from reconciler.safe_text import escape, printable
 from reconciler.views import Format, View, paint_message
 from registry.errors import RegistryError
+from registry.redact import redact_urls
 
 from .session import current, detail, notice
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     import psycopg
 
     from reconciler.apply import ApplyResult
+    from reconciler.audit_fields import CiJob
+    from reconciler.observe import KubeSource
     from registry.cache import Cache
     from registry.db import Target
 
@@ -95,25 +98,13 @@ def open_target() -> Target:
     """DATABASE_URL, or the embedded default (said once)."""
     from registry import db
 
-    target = db.resolve_target()
+    target = db.resolve_target(current().settings)
     if target.embedded_started is not None:
         how = "started" if target.embedded_started else "reusing"
         notice(f"registry: DATABASE_URL is unset, {how} the {target.description}")
     detail(f"registry: database: {target.description}")
     current().database = target
     return target
-
-
-def connection_lost(error: BaseException) -> RegistryError | None:
-    """The message for a database connection that broke mid-command (PostgreSQL stopped
-    after connect); None when ``error`` is something else, i.e. a bug."""
-    psycopg = sys.modules.get("psycopg")  # not imported: no database was used
-    target = current().database
-    if psycopg is None or not isinstance(error, psycopg.OperationalError) or target is None:
-        return None
-    from registry import db
-
-    return db.unavailable(target, error, lost=True)
 
 
 def open_registry(*, prepare_schema: bool = True) -> psycopg.Connection:
@@ -129,7 +120,7 @@ def open_cache() -> Cache | None:
 
     session = current()
     if not session.cache_opened:
-        session.cache = Cache.from_env()
+        session.cache = Cache.from_settings(session.settings)
         session.cache_opened = True
         if session.cache is None:
             notice("registry: REDIS_URL is unset: cache off")
@@ -169,11 +160,18 @@ ModelNameFilter = Annotated[
 ]
 
 
+def ci_job() -> CiJob:
+    """What the audit log records of the CI job running this command (GITLAB_USER_LOGIN...)."""
+    from reconciler.audit_fields import CiJob
+
+    return CiJob.from_settings(current().settings)
+
+
 def _checked_actor(actor: str | None) -> str | None:
     """Check what the audit log will record before the command reads or writes anything."""
     from reconciler import audit_fields
 
-    audit_fields.check(actor)
+    audit_fields.check(actor, ci_job())
     return actor
 
 
@@ -292,3 +290,16 @@ RequestTimeout = Annotated[
         parser=seconds_up_to(3600, "request timeout"),
     ),
 ]
+
+
+def kube_source(kubeconfig: str | None = None, timeout: float | None = None) -> KubeSource:
+    """Where this command's cluster is (KUBECONFIG, in a pod), with --kubeconfig and
+    --request-timeout applied."""
+    from dataclasses import replace
+
+    from reconciler.observe import KubeSource
+
+    source = KubeSource.from_settings(current().settings)
+    if kubeconfig is not None:
+        source = replace(source, kubeconfig=kubeconfig, named_by="--kubeconfig")
+    return source if timeout is None else replace(source, timeout=timeout)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import os
 from typing import Annotated
 
 import typer
@@ -11,19 +10,16 @@ import typer
 from reconciler.observe import DEFAULT_TIMEOUT
 from reconciler.views import Format
 from registry import names
-from registry.errors import RegistryError
+from registry.errors import InvalidOption
 
 from .app import CONTROLLER, app
-from .common import Kubeconfig, RequestTimeout, format_choice
+from .common import Kubeconfig, RequestTimeout, format_choice, kube_source
+from .session import current
 
 
 class ProbeVia(enum.StrEnum):
     direct = "direct"
     proxy = "proxy"
-
-
-class InvalidOption(RegistryError):
-    """A controller flag has a value it cannot run with."""
 
 
 def _positive(name: str, value: float, *, zero: bool = False) -> None:
@@ -105,9 +101,8 @@ def controller(
     """Keep enabled entries ready or pending as the cluster and their endpoints say."""
     from reconciler import controller as reconciler_controller
 
-    wanted = environment or [
-        e.strip() for e in os.environ.get("REGISTRY_ENVIRONMENTS", "").split(",") if e.strip()
-    ]
+    environ = current().settings
+    wanted = environment or list(environ.environments)
     if not wanted:
         raise InvalidOption(
             "no environment to reconcile: pass --environment E (repeat it for several) or set "
@@ -138,9 +133,9 @@ def controller(
             leader_election=not no_leader_election,
             metrics_port=metrics_port,
             kube_context=kube_context,
-            kubeconfig=kubeconfig,
-            request_timeout=request_timeout,
-            listen_url=os.environ.get("REGISTRY_LISTEN_URL") or None,
+            kube_source=kube_source(kubeconfig, request_timeout),
+            listen_url=environ.listen_url,
             log_format=log_format.value,
-        )
+        ),
+        environ,
     )

@@ -1,4 +1,4 @@
-"""The GitOps commands: validate, plan, apply and export manifests (design.md 3 and 7)."""
+"""The GitOps commands: validate, plan, apply and export manifests (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from reconciler.apply import DEFAULT_LOCK_TIMEOUT
 from reconciler.files import write_text
 from reconciler.observe import DEFAULT_TIMEOUT
 from reconciler.views import Format
+from registry.errors import ApplyRefused
 
 from .app import GITOPS, app
 from .common import (
@@ -21,7 +22,9 @@ from .common import (
     Kubeconfig,
     LockTimeout,
     RequestTimeout,
+    ci_job,
     emit,
+    kube_source,
     open_cache,
     open_registry,
     output_option,
@@ -30,6 +33,7 @@ from .common import (
     warn,
 )
 from .kube_commands import KubeContext, NoKube, health_for
+from .session import current
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -127,13 +131,13 @@ def plan(
 
     manifests = operations.manifests(paths, codequality=codequality, notify=say)
     kube = health_for(
-        kube_context=kube_context, no_kube=no_kube, kubeconfig=kubeconfig, timeout=request_timeout
+        source=kube_source(kubeconfig, request_timeout), kube_context=kube_context, no_kube=no_kube
     )
     plans = plan_manifests(open_registry(), manifests, kube)
     _warn_about(plans)
     emit(views.PLANS, plans, output)
     if out_file is not None:
-        saved_plan.write(out_file, plans)
+        saved_plan.write(out_file, plans, key=current().settings.plan_key)
         say(f"Saved the plan to {out_file}: `registry apply {out_file}` applies exactly this plan.")
     if gitlab_report is not None:
         report = render.to_json(reports.terraform_report(plans))
@@ -152,7 +156,7 @@ def show(
     """Render a saved plan (as text, JSON or Markdown) without planning again."""
     from reconciler import saved_plan
 
-    emit(views.PLANS, saved_plan.read(plan_file), output)
+    emit(views.PLANS, saved_plan.read(plan_file, key=current().settings.plan_key), output)
 
 
 @app.command("apply", rich_help_panel=GITOPS)
@@ -204,14 +208,14 @@ def apply_command(
         paths,
         connect=open_registry,
         kube=health_for(
+            source=kube_source(kubeconfig, request_timeout),
             kube_context=kube_context,
             no_kube=no_kube,
-            kubeconfig=kubeconfig,
-            timeout=request_timeout,
         ),
         wait=wait,
         timeout=timeout,
         auto_approve=auto_approve,
+        plan_key=current().settings.plan_key,
         notify=say,
         warn=warn,
     )
@@ -227,6 +231,7 @@ def apply_command(
     results = operations.apply_prepared(
         prepared,
         actor=actor,
+        job=ci_job(),
         lock_timeout=lock_timeout,
         cache=open_cache(),
         allow_mass_removal=allow_mass_removal,
@@ -240,7 +245,6 @@ def apply_command(
 
 
 def _confirm() -> None:
-    from reconciler.operations import ApplyRefused
 
     if not sys.stdin.isatty():
         raise ApplyRefused(
@@ -271,6 +275,7 @@ def export(
     ] = Format.text,
 ) -> None:
     """Print the registry of one environment as a manifest (validates, plans no changes)."""
+    from reconciler.manifest import export_text
     from registry import names, store
 
     names.check_environment(environment)
@@ -278,8 +283,7 @@ def export(
     active = [e for e in entries if not e.deregistered]
     if not active:
         warn(f'environment "{environment}" has no registered models: exporting an empty list')
-    manifest = render.manifest_yaml(environment, active, revision=revision)
-    exported = views.Exported(environment, manifest)
+    exported = views.Exported(environment, export_text(environment, active, revision=revision))
     if out_file is None:
         emit(views.EXPORTED, exported, output)
         return

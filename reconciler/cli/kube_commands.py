@@ -11,6 +11,7 @@ from reconciler import views
 from reconciler.observe import DEFAULT_TIMEOUT
 from reconciler.views import Format
 from registry import names
+from registry.errors import ClusterError
 
 from .app import ROUTER, app
 from .common import (
@@ -18,14 +19,16 @@ from .common import (
     Kubeconfig,
     RequestTimeout,
     emit,
+    kube_source,
     open_registry,
     output_option,
 )
 from .controller_commands import ProbeVia
-from .session import notice
+from .session import current, notice
 
 if TYPE_CHECKING:
     from reconciler.health import Health
+    from reconciler.observe import KubeSource
     from reconciler.reconcile import HealthFor
     from registry.entry import Entry
 
@@ -52,9 +55,8 @@ NoKube = Annotated[
 def observe(
     entries: Sequence[Entry],
     *,
+    source: KubeSource,
     context: str | None,
-    kubeconfig: str | None,
-    timeout: float,
     skip: bool = False,
     required: bool = False,
 ) -> Mapping[str, Health] | None:
@@ -63,27 +65,20 @@ def observe(
 
     return operations.observe(
         entries,
+        source=source,
         context=context,
-        kubeconfig=kubeconfig,
-        timeout=timeout,
         skip=skip,
         required=required,
         notify=notice,
     )
 
 
-def health_for(
-    *, kube_context: str | None, no_kube: bool, kubeconfig: str | None, timeout: float
-) -> HealthFor:
+def health_for(*, source: KubeSource, kube_context: str | None, no_kube: bool) -> HealthFor:
     """``operations.health_for``, its notes said once on stderr."""
     from reconciler import operations
 
     return operations.health_for(
-        kube_context=kube_context,
-        no_kube=no_kube,
-        kubeconfig=kubeconfig,
-        timeout=timeout,
-        notify=notice,
+        source=source, kube_context=kube_context, no_kube=no_kube, notify=notice
     )
 
 
@@ -127,15 +122,16 @@ def health(
     from reconciler import observe as kube
     from reconciler import operations
 
+    source = kube_source(kubeconfig, request_timeout)
     if model_name is None:
         names.check_environment(environment)
         checks = operations.environment_health(
             open_registry(),
             environment,
+            source=source,
             context=kube_context,
             probe_via=None if no_probe else (probe_via.value if probe_via else ""),
-            kubeconfig=kubeconfig,
-            timeout=request_timeout,
+            api_key=current().settings.vllm_api_key,
         )
         emit(views.CHECKS, checks, output)
         if not all(c.agrees for c in checks):
@@ -146,15 +142,13 @@ def health(
     if endpoint is not None:
         names.parse_endpoint(endpoint)
     entry = operations.target_entry(model_name, environment, namespace, endpoint)
-    status = kube.kubeconfig_status(kubeconfig)
+    status = kube.kubeconfig_status(source)
     if status is not None:
-        raise kube.ClusterError(
+        raise ClusterError(
             f"cannot check the health of {model_name}: {status}. Set KUBECONFIG, or run "
             "where a cluster is configured"
         )
-    seen = kube.observe_health(
-        [entry], context=kube_context, kubeconfig=kubeconfig, timeout=request_timeout
-    )[model_name]
+    seen = kube.observe_health([entry], source=source, context=kube_context)[model_name]
     deployment = names.service_name(model_name, environment)
     emit(views.MODEL_HEALTH, views.ModelHealth(entry, deployment, seen), output)
     if not seen.healthy:

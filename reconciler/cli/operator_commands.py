@@ -13,6 +13,7 @@ from reconciler.observe import DEFAULT_TIMEOUT as DEFAULT_KUBE_TIMEOUT
 from reconciler.plan import Plan
 from reconciler.views import Format
 from registry import names
+from registry.vocabulary import Action, Status
 
 from .app import OPERATOR, app, db_app
 from .common import (
@@ -25,7 +26,9 @@ from .common import (
     ModelName,
     ModelNameFilter,
     RequestTimeout,
+    ci_job,
     emit,
+    kube_source,
     limit_between,
     open_cache,
     open_registry,
@@ -57,6 +60,7 @@ def _write(
         build,
         dry_run=dry_run,
         actor=actor,
+        job=ci_job(),
         lock_timeout=lock_timeout,
         cache=None if dry_run else open_cache(),
     )
@@ -119,9 +123,8 @@ def register(
         entry = operations.target_entry(model_name, environment, namespace, endpoint)
         health = observe(
             [entry],
+            source=kube_source(kubeconfig, request_timeout),
             context=kube_context,
-            kubeconfig=kubeconfig,
-            timeout=request_timeout,
             required=kube_context is not None or kubeconfig is not None,
         )
         if health is not None:
@@ -150,7 +153,7 @@ def register(
     )
 
 
-def _status_command(action: str, help_text: str) -> None:
+def _status_command(action: Action, help_text: str) -> None:
     def command(
         model_name: ModelName,
         environment: Environment,
@@ -179,19 +182,22 @@ def _status_command(action: str, help_text: str) -> None:
         )
 
     command.__doc__ = help_text
-    app.command(name=action, rich_help_panel=OPERATOR)(command)
+    app.command(name=action.value, rich_help_panel=OPERATOR)(command)
 
 
-_status_command("enable", "Enable a disabled model for routing.")
-_status_command("disable", "Disable a model temporarily (the entry stays).")
-_status_command("deregister", "Remove a model from routing: status disabled, deregistered_at set.")
+_status_command(Action.ENABLE, "Enable a disabled model for routing.")
+_status_command(Action.DISABLE, "Disable a model temporarily (the entry stays).")
+_status_command(
+    Action.DEREGISTER, "Remove a model from routing: status disabled, deregistered_at set."
+)
 
 
 @app.command("list", rich_help_panel=OPERATOR)
 def list_entries(
     environment: EnvironmentFilter = None,
     status: Annotated[
-        str | None, typer.Option(help="Only entries with this status: ready, pending or disabled.")
+        str | None,
+        typer.Option(help="Only entries with this status: " + ", ".join(Status.values()) + "."),
     ] = None,
     model_name: ModelNameFilter = None,
     output: Annotated[Format, output_option(views.ENTRIES)] = Format.table,
@@ -208,11 +214,10 @@ def list_entries(
 ) -> None:
     """List registered model deployments."""
     from registry import store
-    from registry.entry import STATUSES
     from registry.errors import RegistryError
 
-    if status is not None and status not in STATUSES:
-        raise RegistryError(f"invalid status {status!r}: use one of {', '.join(STATUSES)}")
+    if status is not None and not Status.has(status):
+        raise RegistryError(f"invalid status {status!r}: use one of {', '.join(Status.values())}")
     entries = store.list_entries(
         open_registry(), environment=environment, status=status, model_name=model_name, limit=limit
     )

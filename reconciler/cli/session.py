@@ -64,8 +64,6 @@ def notice(text: str) -> None:
 
 
 def detail(text: str) -> None:
-    """Say ``text`` on stderr with -v only."""
-    if _current.verbose and not _current.quiet:
-        from .common import say
-
-        say(text)
+    """A notice said with -v only (once, like every notice)."""
+    if _current.verbose:
+        notice(text)

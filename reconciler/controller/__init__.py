@@ -1,4 +1,4 @@
-"""`registry controller`: the registry follows the cluster (design.md section 10).
+"""`registry controller`: the registry follows the cluster (docs/architecture.md, "Controller").
 
 CI owns desired state (what is enabled, where it points); the controller owns
 liveness: it moves enabled entries between ``ready`` and ``pending`` as their
@@ -14,20 +14,21 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sys
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from registry.errors import RegistryError
+from registry.errors import ControllerError
+
+if TYPE_CHECKING:
+    from registry.settings import Settings as RegistrySettings
+
+    from ..observe import KubeSource
 
 DEFAULT_LEASE_NAME = "vllm-model-registry-controller"
 RELEASE_WAIT = 3.0  # seconds SIGTERM waits for the lease release (exit within 5 s)
-
-
-class ControllerError(RegistryError):
-    """The controller cannot start with this configuration."""
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,16 @@ class Settings:
     leader_election: bool = True
     metrics_port: int = 9402
     kube_context: str | None = None
-    kubeconfig: str | None = None  # --kubeconfig; None: KUBECONFIG, ~/.kube/config, in-cluster
-    request_timeout: float = 10.0  # seconds per Kubernetes API request
+    kube_source: KubeSource | None = None  # --kubeconfig, --request-timeout; None: the settings'
     listen_url: str | None = None  # REGISTRY_LISTEN_URL: a direct (non-PgBouncer) server
     log_format: str = "text"
 
 
-def run(settings: Settings, stop: threading.Event | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or ``stop``); release the lease on the way out."""
+def run(settings: Settings, environ: RegistrySettings, stop: threading.Event | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop``); release the lease on the way out.
+
+    ``environ``: the process's environment variables (DATABASE_URL, REDIS_URL, ...).
+    """
     from registry import db
     from registry.cache import Cache
 
@@ -65,18 +68,16 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
     configure_logging(settings.log_format)
     log = logging.getLogger(__name__)
     stop = stop or threading.Event()
-    cluster = observe.connect(
-        settings.kube_context, kubeconfig=settings.kubeconfig, timeout=settings.request_timeout
-    )
+    source = settings.kube_source or observe.KubeSource.from_settings(environ)
+    cluster = observe.connect(source, settings.kube_context)
     if cluster is None:
-        why = observe.kubeconfig_status(settings.kubeconfig)
         raise ControllerError(
-            f"the controller needs a cluster: {why}. Run it in a pod "
+            f"the controller needs a cluster: {observe.kubeconfig_status(source)}. Run it in a pod "
             "with a service account (examples/kubernetes/controller.yaml), or set KUBECONFIG"
         )
-    target = db.resolve_target()
+    target = db.resolve_target(environ)
     db.connect(target).close()  # migrated and reachable, or a clear error now
-    cache = Cache.from_env()
+    cache = Cache.from_settings(environ)
     if cache is None:
         log.warning("REDIS_URL is unset: cache off, nothing to invalidate")
     via = settings.probe_via or ("direct" if cluster.in_cluster else "proxy")
@@ -86,7 +87,7 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
             via=via,
             cluster=cluster,
             timeout=settings.probe_timeout,
-            api_key=os.environ.get("VLLM_API_KEY"),
+            api_key=environ.vllm_api_key,
         )
     metrics = Metrics()
     elector = None

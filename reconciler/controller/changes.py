@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from registry import db, store
 
@@ -65,7 +66,11 @@ class RegistryChanges:
                 self.on_change(environment)
 
     def _listen(self) -> None:
-        listen = db.Target(url=self.listen_url, description=db.describe(self.listen_url))
+        listen = replace(
+            self.target,
+            url=self.listen_url,
+            description=db.describe(self.listen_url, self.target.libpq),
+        )
         with db.connect(listen, prepare_schema=False) as conn:
             conn.execute(f"LISTEN {store.CHANGES_CHANNEL}")
             self._poll(conn)  # whatever changed while we were not listening

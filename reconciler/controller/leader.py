@@ -6,7 +6,7 @@ Interface (what the controller uses)::
     from reconciler.controller.leader import LeaderElector, Timings, default_identity
     from reconciler.controller.leader import default_namespace
 
-    cluster = observe.connect(context)            # same kubeconfig / in-cluster config
+    cluster = observe.connect(source, context)    # same kubeconfig / in-cluster config
     elector = LeaderElector(
         cluster.api,
         name="vllm-model-registry-controller",    # --lease-name
@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from registry.errors import RegistryError
+from registry.errors import LeaderElectionError
 
 DEFAULT_NAME = "vllm-model-registry-controller"
 DEFAULT_NAMESPACE = "system"
@@ -62,10 +62,6 @@ RELEASE_TIMEOUT = 2.0  # seconds for giving the lease up: SIGTERM must exit with
 JITTER = 1.2  # client-go's JitterFactor: standbys retry after 1 to 2.2 retry periods
 
 log = logging.getLogger(__name__)
-
-
-class LeaderElectionError(RegistryError):
-    """Leader election was configured in a way that cannot be safe."""
 
 
 class _Failed(Exception):

@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 
 from registry import names, store
 from registry.entry import Entry
+from registry.vocabulary import Health, Status
 
 from .. import liveness, operations
-from ..health import HEALTHY, model_health
+from ..health import model_health
 from ..operations import Move
 from ..plan import Observation
 from .informer import KINDS, Informer
@@ -258,7 +259,7 @@ class Loop:
         decided, probe_text = True, None
         if health.healthy and self.prober is not None:
             with self.lock:
-                if self.last_health.get(key) != HEALTHY:  # (re)verify after each comeback
+                if self.last_health.get(key) != Health.HEALTHY:  # (re)verify after each comeback
                     self.probes.pop(probe_key, None)
                 self.verify[probe_key] = entry
                 probe = self.probes.get(probe_key)
@@ -274,7 +275,7 @@ class Loop:
                 self.verify.pop(probe_key, None)
         self.last_health[key] = health.status
         why = liveness.verdict(health.status, health.reason, probe_text)
-        status = "pending" if why else "ready"
+        status = Status.PENDING if why else Status.READY
         recorded_health, recorded_probe = self.recorded.get(key, (None, _NEVER))
         if health.status != recorded_health or (
             probe_text is not None and probe_text != recorded_probe
@@ -296,9 +297,9 @@ class Loop:
         for model, at in list(recent.items()):
             if now - at >= self.confirm:
                 del recent[model]
-        unroute = frozenset(m.entry.model_name for m in moves if m.status == "pending")
+        unroute = frozenset(m.entry.model_name for m in moves if m.status == Status.PENDING)
         ready = sum(
-            e.status == "ready"
+            e.status == Status.READY
             for entries in self.entries.get(environment, {}).values()
             for e in entries
         )
@@ -319,9 +320,9 @@ class Loop:
                 ", ".join(sorted(unroute | recent.keys())),
                 self.confirm,
             )
-            return [m for m in moves if m.status != "pending"]
+            return [m for m in moves if m.status != Status.PENDING]
         if now - hold.since < self.confirm:
-            return [m for m in moves if m.status != "pending"]
+            return [m for m in moves if m.status != Status.PENDING]
         log.warning(
             "%s: mass unroute confirmed for %g s: moving %d entries to pending",
             environment,
@@ -355,7 +356,7 @@ class Loop:
                 entries[:] = [moved.get(e.model_name, e) for e in entries]
         for change in result.plan.changes:
             old, new = change.before.status, change.after.status
-            if new == "pending":
+            if new == Status.PENDING:
                 self.unrouted.setdefault(environment, {})[change.model_name] = time.monotonic()
             self.metrics.transition(environment, old, new)
             log.info(

@@ -35,17 +35,13 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from registry.entry import STATUSES
-from registry.errors import RegistryError
+from registry.errors import MetricsError
+from registry.vocabulary import Status
 
 DEFAULT_PORT = 9402
 Readiness = Callable[[], tuple[bool, str]]
 
 log = logging.getLogger(__name__)
-
-
-class MetricsError(RegistryError):
-    """The metrics server cannot listen where it was told to."""
 
 
 class Metrics:
@@ -96,7 +92,7 @@ class Metrics:
         self._leader = Gauge("registry_leader", "1 while this replica is the leader.", **on)
 
     def entries(self, environment: str, counts: Mapping[str, int]) -> None:
-        for status in STATUSES:
+        for status in Status.values():
             self._entries.labels(environment, status).set(counts.get(status, 0))
 
     def transition(self, environment: str, from_status: str, to_status: str) -> None:

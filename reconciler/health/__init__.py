@@ -11,17 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-HEALTHY = "Healthy"
-PROGRESSING = "Progressing"
-DEGRADED = "Degraded"
-SUSPENDED = "Suspended"
-MISSING = "Missing"
-UNKNOWN = "Unknown"
+from registry import vocabulary
 
 
 @dataclass(frozen=True)
 class Health:
-    status: str  # one of the constants above
+    status: str  # a vocabulary.Health
     reason: str | None = None  # e.g. "0 of 1 updated replicas are available"
     ready_replicas: int | None = None
     replicas: int | None = None
@@ -29,7 +24,7 @@ class Health:
 
     @property
     def healthy(self) -> bool:
-        return self.status == HEALTHY
+        return self.status == vocabulary.Health.HEALTHY
 
 
 def model_health(
@@ -54,7 +49,7 @@ def model_health(
     return rollout
 
 
-# Last: the rule modules import Health and the constants from this package. Not inside
+# Last: the rule modules import Health from this package. Not inside
 # model_health, which runs once per model (an import statement there cost ~1 us a call).
 from .deployment import deployment_health  # noqa: E402
 from .service import service_health  # noqa: E402

@@ -11,29 +11,41 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import DEGRADED, HEALTHY, MISSING, PROGRESSING, SUSPENDED, Health
+from registry import vocabulary
+
+from . import Health
 
 
 def deployment_health(deployment: Mapping[str, Any] | None, *, name: str, namespace: str) -> Health:
     """Health of the Deployment ``name`` given its API object (None: it does not exist)."""
     if deployment is None:
-        return Health(MISSING, f"deployment {name} not found in namespace {namespace}")
+        return Health(
+            vocabulary.Health.MISSING, f"deployment {name} not found in namespace {namespace}"
+        )
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
     wanted = spec.get("replicas", 1)  # the API server defaults a missing count to 1
     ready = status.get("readyReplicas", 0)
     if spec.get("paused"):
-        return Health(SUSPENDED, f"deployment {name} is paused", ready, wanted)
+        return Health(vocabulary.Health.SUSPENDED, f"deployment {name} is paused", ready, wanted)
     generation = deployment.get("metadata", {}).get("generation", 0)
     if generation > status.get("observedGeneration", 0):
         return Health(
-            PROGRESSING, "Waiting for deployment spec update to be observed", ready, wanted
+            vocabulary.Health.PROGRESSING,
+            "Waiting for deployment spec update to be observed",
+            ready,
+            wanted,
         )
     progressing = next(
         (c for c in status.get("conditions") or () if c.get("type") == "Progressing"), None
     )
     if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
-        return Health(DEGRADED, f"deployment {name} exceeded its progress deadline", ready, wanted)
+        return Health(
+            vocabulary.Health.DEGRADED,
+            f"deployment {name} exceeded its progress deadline",
+            ready,
+            wanted,
+        )
     updated = status.get("updatedReplicas", 0)
     total = status.get("replicas", 0)
     available = status.get("availableReplicas", 0)
@@ -44,7 +56,9 @@ def deployment_health(deployment: Mapping[str, Any] | None, *, name: str, namesp
     elif available < updated:
         message = f"{available} of {updated} updated replicas are available"
     elif wanted == 0:
-        return Health(SUSPENDED, f"deployment {name} is scaled to 0 replicas", ready, wanted)
+        return Health(
+            vocabulary.Health.SUSPENDED, f"deployment {name} is scaled to 0 replicas", ready, wanted
+        )
     else:
-        return Health(HEALTHY, None, ready, wanted)
-    return Health(PROGRESSING, message, ready, wanted)
+        return Health(vocabulary.Health.HEALTHY, None, ready, wanted)
+    return Health(vocabulary.Health.PROGRESSING, message, ready, wanted)

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import HEALTHY, MISSING, Health
+from registry import vocabulary
 
-SERVING = Health(HEALTHY)  # shared: a frozen value, and the answer for nearly every model
+from . import Health
+
+SERVING = Health(
+    vocabulary.Health.HEALTHY
+)  # shared: a frozen value, and the answer for nearly every model
 
 
 def service_health(
@@ -15,12 +19,14 @@ def service_health(
 ) -> Health:
     """Healthy when the Service ``name`` exists and exposes ``port``, else Missing with why."""
     if service is None:
-        return Health(MISSING, f"service {name} not found in namespace {namespace}")
+        return Health(
+            vocabulary.Health.MISSING, f"service {name} not found in namespace {namespace}"
+        )
     ports = [p.get("port") for p in (service.get("spec") or {}).get("ports") or ()]
     if port not in ports:
         exposed = ", ".join(str(p) for p in ports) or "none"
         return Health(
-            MISSING,
+            vocabulary.Health.MISSING,
             f"service {name} in namespace {namespace} does not expose port {port} "
             f"(exposed: {exposed})",
         )

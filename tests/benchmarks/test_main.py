@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 PHASES = {
     "plan": {"load+validate", "observe database", "observe kube", "diff", "render"},

@@ -4,28 +4,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, cli_env
-from tests.end_to_end.test_saved_plan_integrity import refused, tamper
-from tests.reconciler.cli.test_declarative_commands import applied, entries, manifest, state, write
+from tests.helpers import apply_refused, cli_state, listed, manifest, run_cli_bytes, tamper, write
 
 FUTURE = "9999-12-31T23:59:59+00:00"
-
-
-@pytest.fixture
-def production(cli, tmp_path) -> Path:
-    """production: llama-2-7b, gpt-neo, mistral-7b ready; a saved plan disabling gpt-neo."""
-    models = ["name: llama-2-7b", "name: gpt-neo", "name: mistral-7b"]
-    applied(cli, write(tmp_path / "base.yaml", manifest("production", *models)))
-    models[1] = "name: gpt-neo, enabled: false"
-    path = write(tmp_path / "disable.yaml", manifest("production", *models))
-    saved = tmp_path / "plan.json"
-    assert cli("plan", str(path), "--out", str(saved)).returncode == 0
-    return saved
 
 
 def _recompute_fields(change: dict) -> None:
@@ -37,15 +21,15 @@ def _recompute_fields(change: dict) -> None:
     ]
 
 
-def test_a_before_that_differs_from_the_stored_row_is_refused(cli, production):
+def test_a_before_that_differs_from_the_stored_row_is_refused(cli, disable_plan):
     def lie(data):
         for side in ("before", "after"):
             data["changes"][0][side]["managed_by"] = "cli"  # stored: manifest
 
-    refused(cli, tamper(production, lie), "is not the stored entry")
+    apply_refused(cli, tamper(disable_plan, lie), "is not the stored entry")
 
 
-def test_a_before_pending_where_the_row_is_ready_is_liveness_and_applies(cli, production):
+def test_a_before_pending_where_the_row_is_ready_is_liveness_and_applies(cli, disable_plan):
     """The controller moves ready <-> pending without a revision bump: not a stale plan."""
 
     def pending(data):
@@ -53,13 +37,15 @@ def test_a_before_pending_where_the_row_is_ready_is_liveness_and_applies(cli, pr
         change["before"]["status"] = "pending"
         _recompute_fields(change)
 
-    result = cli("apply", str(tamper(production, pending)))
+    result = cli("apply", str(tamper(disable_plan, pending)))
     assert result.returncode == 0, result.stderr
-    gpt_neo = next(e for e in entries(cli) if e["model_name"] == "gpt-neo")
+    gpt_neo = next(
+        e for e in listed(cli, "--environment", "production") if e["model_name"] == "gpt-neo"
+    )
     assert gpt_neo["status"] == "disabled"
 
 
-def test_a_before_disabled_where_the_row_is_ready_is_refused(cli, production):
+def test_a_before_disabled_where_the_row_is_ready_is_refused(cli, disable_plan):
     def disabled(data):
         change = data["changes"][0]
         change["before"]["status"] = "disabled"
@@ -69,7 +55,7 @@ def test_a_before_disabled_where_the_row_is_ready_is_refused(cli, production):
         data["summary"].update(disable=0, update=1)
         _recompute_fields(change)
 
-    refused(cli, tamper(production, disabled), "is not the stored entry")
+    apply_refused(cli, tamper(disable_plan, disabled), "is not the stored entry")
 
 
 @pytest.mark.parametrize(
@@ -102,8 +88,8 @@ def test_a_before_disabled_where_the_row_is_ready_is_refused(cli, production):
     ],
     ids=["created-future", "created-garbage", "lhc-future", "health", "obs-future", "naive"],
 )
-def test_times_and_health_the_plan_did_not_see_are_refused(cli, production, edit, message):
-    refused(cli, tamper(production, edit), message)
+def test_times_and_health_the_plan_did_not_see_are_refused(cli, disable_plan, edit, message):
+    apply_refused(cli, tamper(disable_plan, edit), message)
 
 
 @pytest.mark.parametrize(
@@ -129,9 +115,9 @@ def test_times_and_health_the_plan_did_not_see_are_refused(cli, production, edit
         "mass-removal",
     ],
 )
-def test_the_summary_and_notes_are_checked(cli, production, edit, message):
-    refused(cli, tamper(production, edit), message)
-    shown = cli("show", str(production), "--format", "markdown")
+def test_the_summary_and_notes_are_checked(cli, disable_plan, edit, message):
+    apply_refused(cli, tamper(disable_plan, edit), message)
+    shown = cli("show", str(disable_plan), "--format", "markdown")
     assert shown.returncode == 1 and shown.stdout == ""
 
 
@@ -143,14 +129,10 @@ def test_a_long_environment_and_endpoint_are_echoed_as_excerpts(cli, tmp_path):
     assert len(result.stdout) + len(result.stderr) < 10_000
 
 
-def _run_bytes(env: dict[bytes, bytes], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "registry"), *args], env=env, capture_output=True, timeout=120)
-
-
 def test_a_non_utf8_database_url_is_a_clean_error():
-    env = {k.encode(): v.encode() for k, v in cli_env().items()}
-    env[b"DATABASE_URL"] = b"postgresql://u:\xffsecret@127.0.0.1:1/db"
-    result = _run_bytes(env, "list")
+    result = run_cli_bytes(
+        "list", env={b"DATABASE_URL": b"postgresql://u:\xffsecret@127.0.0.1:1/db"}
+    )
     assert result.returncode == 1
     assert b"Traceback" not in result.stderr
     assert b"error: invalid DATABASE_URL: it is not UTF-8 text" in result.stderr
@@ -158,9 +140,8 @@ def test_a_non_utf8_database_url_is_a_clean_error():
 
 
 def test_a_non_utf8_redis_password_is_not_shown(cli, redis_url):
-    env = {k.encode(): v.encode() for k, v in cli_env().items()}
-    env[b"REDIS_URL"] = redis_url.encode().replace(b"redis://", b"redis://:\xffsecret@", 1)
-    result = _run_bytes(env, "cache", "sync")
+    url = redis_url.encode().replace(b"redis://", b"redis://:\xffsecret@", 1)
+    result = run_cli_bytes("cache", "sync", env={b"REDIS_URL": url})
     assert result.returncode == 1
     assert b"error: invalid REDIS_URL: it is not UTF-8 text" in result.stderr
     assert b"secret" not in result.stderr
@@ -168,11 +149,11 @@ def test_a_non_utf8_redis_password_is_not_shown(cli, redis_url):
 
 @pytest.mark.parametrize("value", ["٣", "1_0", " 3", "3e1", "0x10"])
 def test_lock_timeout_is_ascii_digits(cli, production, value):
-    before = state(cli)
+    before = cli_state(cli)
     result = cli("disable", "-m", "gpt-neo", "-e", "production", "--lock-timeout", value)
     assert result.returncode == 1
     assert "invalid lock timeout" in result.stderr and "ASCII digits" in result.stderr
-    assert state(cli) == before
+    assert cli_state(cli) == before
 
 
 def test_a_decimal_lock_timeout_still_works(cli, production):

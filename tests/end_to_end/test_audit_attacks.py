@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import zlib
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,20 +17,9 @@ from reconciler import operator
 from reconciler.apply import apply_current
 from registry import store
 from registry.errors import LockTimeout
-from tests.reconciler.cli.test_declarative_commands import applied, entries, manifest, write
-from tests.registry import test_migrations as test_roles
-
-login = test_roles.login  # the fixture: a LOGIN member of a role
+from tests.helpers import applied, fails, listed, manifest, write
 
 HEAD = re.compile(r"^head of (\S+): record (\d+), revision (\d+), --expect-head (\S+)$", re.M)
-
-
-@pytest.fixture
-def production(cli, tmp_path) -> Path:
-    """production at revision 1: llama-2-7b, gpt-neo, mistral-7b ready."""
-    models = ("name: llama-2-7b", "name: gpt-neo", "name: mistral-7b")
-    applied(cli, write(tmp_path / "base.yaml", manifest("production", *models)))
-    return tmp_path
 
 
 def verified(cli, *expect: str) -> dict[str, tuple[int, int, str]]:
@@ -40,15 +28,6 @@ def verified(cli, *expect: str) -> dict[str, tuple[int, int, str]]:
     result = cli("history", "--verify", *args)
     assert result.returncode == 0, result.stderr
     return {m[0]: (int(m[1]), int(m[2]), m[3]) for m in HEAD.findall(result.stdout)}
-
-
-def refused(result, *phrases: str) -> str:
-    assert result.returncode == 1, result.stdout
-    assert result.stderr.strip().splitlines()[-1].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr
-    for phrase in phrases:
-        assert phrase in result.stderr, result.stderr
-    return result.stderr
 
 
 def owner_deletes(conn, condition: str) -> None:
@@ -63,7 +42,7 @@ def owner_deletes(conn, condition: str) -> None:
 def test_deleting_the_newest_audit_row_is_named_by_verify(conn, cli, production):
     assert cli("disable", "-m", "gpt-neo", "-e", "production").returncode == 0
     owner_deletes(conn, "id = (SELECT max(id) FROM registry_audit_log)")
-    refused(
+    fails(
         cli("history", "--verify"),
         "environment 'production' is at revision 2 but its newest audit record is of revision 1",
     )
@@ -95,7 +74,7 @@ def test_a_chain_the_owner_recomputed_misses_the_recorded_head(conn, cli, produc
     )
     conn.execute("ALTER TABLE registry_audit_log ENABLE TRIGGER USER")
     assert verified(cli)["production"][2] != head
-    refused(
+    fails(
         cli("history", "--verify", "--expect-head", head),
         "the chain of environment 'production' no longer contains the expected head",
     )
@@ -117,7 +96,7 @@ def test_liveness_writes_without_a_revision_bump_verify(conn, cli, production):
     assert verified(cli)["production"][1] == 1
     # removing every row of the newest revision is still seen
     owner_deletes(conn, "revision = 1")
-    refused(cli("history", "--verify"), "newest audit record is of revision 0")
+    fails(cli("history", "--verify"), "newest audit record is of revision 0")
 
 
 @pytest.mark.parametrize(
@@ -131,7 +110,7 @@ def test_liveness_writes_without_a_revision_bump_verify(conn, cli, production):
     ],
 )
 def test_a_malformed_expected_head_is_an_error(cli, production, value):
-    message = refused(cli("history", "--verify", "--expect-head", value))
+    message = fails(cli("history", "--verify", "--expect-head", value))
     assert "\x1b" not in message
 
 
@@ -139,7 +118,7 @@ def test_an_expected_head_of_another_environment_is_refused(cli, production, tmp
     applied(cli, write(tmp_path / "staging.yaml", manifest("staging", "name: gpt-neo")))
     heads = verified(cli)
     staging_hash = heads["staging"][2].split("=", 1)[1]
-    refused(
+    fails(
         cli("history", "--verify", "--expect-head", f"production={staging_hash}"),
         "no longer contains the expected head",
     )
@@ -238,13 +217,18 @@ def test_a_reader_cannot_block_an_apply(cli, login, production):
         result = cli("disable", "-m", "gpt-neo", "-e", "production", "--lock-timeout", "1")
         session.execute("COMMIT")
     assert result.returncode == 0, result.stderr
-    assert next(e for e in entries(cli) if e["model_name"] == "gpt-neo")["status"] == "disabled"
+    assert (
+        next(e for e in listed(cli, "--environment", "production") if e["model_name"] == "gpt-neo")[
+            "status"
+        ]
+        == "disabled"
+    )
 
 
 def test_a_reader_cannot_take_the_lock_through_the_cli(cli, login, production):
     reader = login("registry_reader")
     result = cli("disable", "-m", "gpt-neo", "-e", "new-env", env={"DATABASE_URL": reader})
-    refused(result, "may not change the registry")
+    fails(result, "may not change the registry")
 
 
 def test_lock_timeout_zero_fails_at_once_when_a_writer_holds_it(conn, database_url, production):

@@ -6,27 +6,17 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.registry.test_names import HOSTILE_ENDPOINTS
+from tests.helpers import HOSTILE_ENDPOINTS, MODEL, manifest_file, run_cli
 
 POLICY = "an endpoint must be an in-cluster Service"
-
-
-def manifest_with(tmp_path, spec_line: str, model: str = "{name: llama-2-7b}"):
-    path = tmp_path / "production.yaml"
-    path.write_text(
-        "apiVersion: registry.vllm.ai/v1\n"
-        "kind: ModelRegistry\n"
-        "metadata:\n  environment: production\n"
-        f"spec:\n{spec_line}  models:\n    - {model}\n"
-    )
-    return path
 
 
 @pytest.mark.parametrize("endpoint", HOSTILE_ENDPOINTS[:-1])  # "" is "missing", not hostile
 def test_validate_refuses_a_hostile_endpoint_as_an_error(tmp_path, endpoint):
     # JSON's string syntax is YAML's double-quoted one: the payload arrives byte for byte.
-    path = manifest_with(tmp_path, "", f"{{name: llama-2-7b, endpoint: {json.dumps(endpoint)}}}")
+    path = manifest_file(
+        tmp_path, "production", f"name: llama-2-7b, endpoint: {json.dumps(endpoint)}"
+    )
     result = run_cli("validate", str(path))
     assert result.returncode == 1, result.stdout
     [finding] = result.stdout.splitlines()
@@ -67,7 +57,7 @@ def test_register_accepts_an_in_cluster_endpoint_off_the_convention(cli):
     "port", ["8000.0", "8e3", "1:20", "0x1F40", "017", "8_000", "+8000", "true", ".inf"]
 )
 def test_manifest_port_must_be_a_plain_yaml_integer(tmp_path, port):
-    path = manifest_with(tmp_path, f"  port: {port}\n")
+    path = manifest_file(tmp_path, "production", MODEL, spec=f"  port: {port}")
     result = run_cli("validate", str(path))
     assert result.returncode == 1, result.stdout
     assert result.stdout.startswith(f"{path}:6:9: error: ")
@@ -75,7 +65,9 @@ def test_manifest_port_must_be_a_plain_yaml_integer(tmp_path, port):
 
 
 def test_manifest_port_plain_integer_is_valid(tmp_path):
-    result = run_cli("validate", str(manifest_with(tmp_path, "  port: 8080\n")))
+    result = run_cli(
+        "validate", str(manifest_file(tmp_path, "production", MODEL, spec="  port: 8080"))
+    )
     assert result.returncode == 0, result.stdout
 
 

@@ -9,15 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import pty
-import select
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN
+from tests.helpers import history, manifest_file, on_terminal, run_cli_bytes
 
 TITLE_AND_CLEAR = "\x1b]0;TITLE\x07\x1b[2J"
 FORMULAS = ("=cmd|' /C calc'!A0", "+1+cmd|x", "-2+3", "@SUM(A1)", "\t=1", "\r=1")
@@ -48,40 +44,12 @@ def legacy_audit_row(conn, *, actor: str, model_name: str = "llama-2-7b", commit
         conn.execute(f"ALTER TABLE registry_audit_log ADD CONSTRAINT {name} {definition}")
 
 
-def on_terminal(*args: str, env: dict[str, str]) -> bytes:
-    """Run `registry ARGS` with a pseudo-terminal as stdout and stderr; all it wrote there."""
-    master, slave = pty.openpty()
-    full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    process = subprocess.Popen(
-        [str(BIN / "registry"), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=slave,
-        stderr=slave,
-        env={**full_env, **env},
-    )
-    os.close(slave)
-    written = b""
-    try:
-        while select.select([master], [], [], 60)[0]:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            written += chunk
-    finally:
-        os.close(master)
-        process.wait(timeout=60)
-    assert process.returncode == 0, written
-    return written
-
-
 def test_history_on_a_terminal_shows_escape_sequences_instead_of_running_them(conn, database_url):
     legacy_audit_row(conn, actor=TITLE_AND_CLEAR, commit_sha="abc\x1b[31mdef")
     legacy_audit_row(conn, actor="mallory\rroot", model_name="gpt\u202eneo")
 
-    screen = on_terminal("history", env={"DATABASE_URL": database_url})
+    code, screen = on_terminal("history", env={"DATABASE_URL": database_url})
+    assert code == 0, screen
 
     # The terminal turns each \n into \r\n; any other CR or ESC came from a value.
     assert b"\x1b" not in screen and b"\x07" not in screen
@@ -118,16 +86,10 @@ def test_history_json_keeps_the_stored_text_exactly(cli, conn):
     assert json.loads(result.stdout)[0]["actor"] == TITLE_AND_CLEAR  # ... and keeps it
 
 
-def register(cli, *args: str, env: dict[str, str] | None = None):
+def register_unverified(cli, *args: str, env: dict[str, str] | None = None):
     return cli(
         "register", "-m", "llama-2-7b", "-e", "production", "--no-verify-health", *args, env=env
     )
-
-
-def history(cli) -> list[dict]:
-    result = cli("history", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 @pytest.mark.parametrize(
@@ -147,20 +109,13 @@ def history(cli) -> list[dict]:
     ],
 )
 def test_free_text_is_checked_before_anything_is_written(cli, args, env, message):
-    result = register(cli, *args, env=env)
+    result = register_unverified(cli, *args, env=env)
 
     assert result.returncode == 1
     assert result.stderr.startswith("error: "), result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr and "S3cr3t" not in result.stderr
     assert history(cli) == []
-
-
-def run_bytes(args: list[bytes], env: dict[str, bytes]) -> subprocess.CompletedProcess[bytes]:
-    base = {k: v for k, v in os.environb.items() if k not in (b"DATABASE_URL", b"REDIS_URL")}
-    return subprocess.run(
-        [bytes(BIN / "registry"), *args], env={**base, **env}, capture_output=True, timeout=120
-    )
 
 
 @pytest.mark.parametrize(
@@ -174,7 +129,7 @@ def run_bytes(args: list[bytes], env: dict[str, bytes]) -> subprocess.CompletedP
 )
 def test_non_utf8_values_are_a_clean_error(database_url, cli, args, env, what):
     command = [b"register", b"-m", b"llama-2-7b", b"-e", b"production", b"--no-verify-health"]
-    result = run_bytes([*command, *args], {b"DATABASE_URL": database_url.encode(), **env})
+    result = run_cli_bytes(*command, *args, env={b"DATABASE_URL": database_url.encode(), **env})
 
     assert result.returncode == 1, result.stderr
     assert result.stderr.startswith(b"error: ") and what in result.stderr
@@ -185,7 +140,7 @@ def test_non_utf8_values_are_a_clean_error(database_url, cli, args, env, what):
 def test_valid_free_text_is_recorded(cli):
     sha = "0123456789abcdef0123456789abcdef01234567"
     env = {"CI_COMMIT_SHA": sha, "CI_PIPELINE_URL": "https://gitlab.example/group/p/-/pipelines/7"}
-    result = register(cli, "--actor", "Jane Doe (ops)", env=env)
+    result = register_unverified(cli, "--actor", "Jane Doe (ops)", env=env)
 
     assert result.returncode == 0, result.stderr
     [row] = history(cli)
@@ -213,15 +168,6 @@ def test_manifest_apply_with_a_bad_actor_writes_nothing(cli, tmp_path: Path):
 # --- URLs in messages ------------------------------------------------------------------------
 
 
-def kube_manifest(tmp_path: Path) -> Path:
-    path = tmp_path / "production.yaml"
-    path.write_text(
-        "apiVersion: registry.vllm.ai/v1\nkind: ModelRegistry\nmetadata:\n"
-        "  environment: production\nspec:\n  models:\n    - name: llama-2-7b\n"
-    )
-    return path
-
-
 def with_credentials(url: str, how: str) -> str:
     scheme, rest = url.split("://", 1)
     if how == "userinfo":
@@ -240,7 +186,10 @@ def test_kubeconfig_server_credentials_are_never_printed(kube, cli, tmp_path, ho
         kube.fail(403, times=10)
 
     result = cli(
-        "apply", str(kube_manifest(tmp_path)), "--auto-approve", env={"KUBECONFIG": str(config)}
+        "apply",
+        str(manifest_file(tmp_path, "production", "llama-2-7b")),
+        "--auto-approve",
+        env={"KUBECONFIG": str(config)},
     )
 
     assert result.returncode == 1
@@ -257,7 +206,7 @@ def test_kubeconfig_server_credentials_are_never_printed(kube, cli, tmp_path, ho
     ],
 )
 def test_filters_are_checked(database_url, args, message):
-    result = run_bytes(args, {b"DATABASE_URL": database_url.encode()})
+    result = run_cli_bytes(*args, env={b"DATABASE_URL": database_url.encode()})
     assert result.returncode == 1
     assert result.stderr.startswith(b"error: ") and message in result.stderr
     assert b"Traceback" not in result.stderr

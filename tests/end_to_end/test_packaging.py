@@ -6,8 +6,7 @@ import sys
 import venv
 import zipfile
 
-from tests.conftest import ROOT
-from tests.reconciler.cli.test_operator_commands import stop_embedded
+from tests.helpers import ROOT, stop_embedded
 
 
 def test_wheel_ships_schemas_and_migrations_and_runs_anywhere(tmp_path):

@@ -8,6 +8,7 @@ of clients so that transactions do move between server connections.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -20,9 +21,8 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from registry import store
 from registry.lookup import Resolver
-from tests.conftest import ROOT, free_port, require_tool, run_cli
+from tests.helpers import ROOT, free_port, require_tool, run_cli
 
 ENVIRONMENTS = [f"env-{i}" for i in range(1, 7)]
 MODELS = [f"model-{i}" for i in range(5)]
@@ -34,15 +34,16 @@ def pgbouncer_binary() -> str | None:
 
 
 @pytest.fixture
-def bouncer_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A PgBouncer in transaction mode in front of the test's database; its URL."""
+def bouncer_url(empty_database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A PgBouncer in transaction mode in front of the test's database, which is empty so
+    that the migrations run through it too; its URL."""
     binary = pgbouncer_binary()
     require_tool(
         None
         if binary
         else "pgbouncer is not installed: `apt-get install -y pgbouncer` (.ci/run does this)"
     )
-    server = conninfo_to_dict(database_url)
+    server = conninfo_to_dict(empty_database_url)
     target = " ".join(
         f"{key}={server[key]}" for key in ("host", "port", "user", "password") if server.get(key)
     )
@@ -123,13 +124,10 @@ def test_six_environments_in_one_call_behind_pgbouncer(bouncer_url, tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
 
 
-def test_lookups_from_eight_threads_behind_pgbouncer(bouncer_url, conn):
+def test_lookups_from_eight_threads_behind_pgbouncer(bouncer_url):
     run("apply", str(ROOT / "examples"), "--auto-approve", "--no-kube", url=bouncer_url)
-    ready = [
-        e.model_name
-        for e in store.list_entries(conn, environment="production")
-        if e.status == "ready"
-    ]
+    listed = run("list", "--environment", "production", "--format", "json", url=bouncer_url)
+    ready = [e["model_name"] for e in json.loads(listed.stdout) if e["status"] == "ready"]
     errors: list[BaseException] = []
     answered = []
 

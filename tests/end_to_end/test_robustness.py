@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import psycopg
@@ -17,77 +16,29 @@ import redis
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from reconciler import apply as apply_module
-from reconciler import operator
 from registry import db, store
 from registry.cache import Cache
-from registry.entry import cache_key
-from tests.conftest import BIN, ROOT, RedisServer, cli_env, free_port, run_cli
-from tests.reconciler.cli.test_operator_commands import stop_embedded
+from tests.helpers import (
+    ENV,
+    KEY,
+    MODEL,
+    ROOT,
+    RedisServer,
+    fails,
+    finish,
+    free_port,
+    hold_environment_lock,
+    lock_waiters,
+    ok,
+    register_plan,
+    run_cli,
+    start_cli,
+    status_plan,
+    stop_embedded,
+    wait_for,
+)
 
-ENV = "development"
-MODEL = "llama-2-7b"
-KEY = cache_key(ENV, MODEL)
 PRODUCTION = str(ROOT / "examples" / "production.yaml")
-
-
-def fails(result: subprocess.CompletedProcess, *parts: str) -> str:
-    """Exit 1 with one `error:` paragraph holding ``parts``, and no traceback."""
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    # the one paragraph ends stderr, after any notes such as "cache off"
-    assert result.stderr.count("error: ") == 1, result.stderr
-    assert result.stderr.splitlines()[-1].startswith("error: "), result.stderr
-    for part in parts:
-        assert part in result.stderr, result.stderr
-    return result.stderr
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, result.stderr
-    return result
-
-
-def eventually(condition, what: str, limit: float = 60) -> None:
-    """Wait for a state of another process; not a timing assertion (a hang guard)."""
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, f"never reached: {what}"
-        time.sleep(0.02)
-
-
-def start_cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(BIN / "registry"), *args],
-        env=cli_env(env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-
-
-def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
-    stdout, stderr = process.communicate(timeout=120)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
-
-def lock_waiters(conn) -> int:
-    """Backends of this database waiting for a lock."""
-    return conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock'"
-    ).fetchone()[0]
-
-
-def hold_environment_lock(database_url: str, environment: str = ENV) -> psycopg.Connection:
-    """Another connection inside a transaction that holds ``environment``'s apply lock."""
-    holder = psycopg.connect(database_url)
-    # The row committed first: waiters then queue on it in order (waiters for a row
-    # still being inserted all retry at once when the holder rolls back).
-    store.lock_environment_row(holder, environment)
-    holder.commit()
-    store.lock_environment_row(holder, environment)
-    return holder
 
 
 # --- where the database is: DATABASE_URL, libpq's variables, the embedded default ---
@@ -164,18 +115,15 @@ def test_contradictory_or_malformed_settings_are_refused(database_url, command, 
     assert "pw" not in fails(result, message)
 
 
-def test_connect_timeout_of_the_url_wins_over_the_default(monkeypatch):
-    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
-    monkeypatch.delenv("REGISTRY_PREPARED_STATEMENTS", raising=False)
+def test_connect_timeout_of_the_url_wins_over_the_default():
     assert db.connection_options("postgresql://h/db?connect_timeout=3") == {
         "autocommit": True,
         "prepare_threshold": None,
     }
     assert db.connection_options("host=h dbname=db")["connect_timeout"] == 10
-    monkeypatch.setenv("PGCONNECT_TIMEOUT", "4")
-    assert "connect_timeout" not in db.connection_options("host=h dbname=db")
-    monkeypatch.setenv("REGISTRY_PREPARED_STATEMENTS", "1")
-    assert "prepare_threshold" not in db.connection_options("host=h")
+    libpq = {"PGCONNECT_TIMEOUT": "4"}
+    assert "connect_timeout" not in db.connection_options("host=h dbname=db", libpq=libpq)
+    assert "prepare_threshold" not in db.connection_options("host=h", prepared_statements=True)
 
 
 def test_registry_connections_prepare_no_statements(conn, database_url):
@@ -261,7 +209,7 @@ def test_connection_killed_mid_command_is_a_clean_error(conn, database_url):
     blocker.execute("LOCK TABLE registry_audit_log IN ACCESS EXCLUSIVE MODE")
     try:
         history = start_cli("history", env={"DATABASE_URL": url})
-        eventually(lambda: _blocked_backend(conn, "registry_audit_log"), "history blocked")
+        wait_for(lambda: _blocked_backend(conn, "registry_audit_log"), "history blocked")
         conn.execute("SELECT pg_terminate_backend(%s)", (_blocked_backend(conn, "audit"),))
         result = finish(history)
     finally:
@@ -276,7 +224,7 @@ def test_connection_killed_while_an_apply_waits_writes_nothing(conn, database_ur
     holder = hold_environment_lock(database_url)
     try:
         disable = start_cli("disable", "-m", MODEL, "-e", ENV, env={"DATABASE_URL": database_url})
-        eventually(lambda: _blocked_backend(conn, "FOR UPDATE"), "disable blocked")
+        wait_for(lambda: _blocked_backend(conn, "FOR UPDATE"), "disable blocked")
         conn.execute("SELECT pg_terminate_backend(%s)", (_blocked_backend(conn, "FOR UPDATE"),))
         result = finish(disable)
     finally:
@@ -317,7 +265,7 @@ def test_apply_warns_while_a_sync_stuck_on_a_frozen_redis_holds_its_rows(
     url = private_redis.url
     os.kill(private_redis.process.pid, signal.SIGSTOP)
     stuck = start_cli("cache", "sync", env={"REDIS_URL": url, "DATABASE_URL": database_url})
-    eventually(lambda: stuck.poll() is not None or _outbox_rows_held(conn), "the sync starts")
+    wait_for(lambda: stuck.poll() is not None or _outbox_rows_held(conn), "the sync starts")
     assert stuck.poll() is None, finish(stuck)  # it must still hold them, stuck on Redis
     result = cli("disable", "-m", MODEL, "-e", ENV, env={"REDIS_URL": url})
     assert result.returncode == 0, result.stderr
@@ -344,14 +292,14 @@ def test_apply_deletes_its_own_keys_even_while_another_sync_holds_their_rows(
     conn, database_url, redis_url, monkeypatch
 ):
     monkeypatch.setattr(apply_module, "OUTBOX_WAIT", 0.2)
-    apply_module.apply(conn, _plan(conn, "register"), cache=None)  # its key stays queued
+    apply_module.apply(conn, register_plan(conn), cache=None)  # its key stays queued
     client = redis.Redis.from_url(redis_url)
     client.set(KEY, b"the old route")
     holder = psycopg.connect(database_url)  # a sync that took the rows and hangs
     holder.execute("SELECT id FROM registry_cache_outbox FOR UPDATE")
     cache = Cache(redis_url)
     try:
-        result = apply_module.apply(conn, _plan(conn, "disable"), cache=cache)
+        result = apply_module.apply(conn, status_plan(conn, "disable"), cache=cache)
     finally:
         holder.close()
         cache.close()
@@ -361,28 +309,20 @@ def test_apply_deletes_its_own_keys_even_while_another_sync_holds_their_rows(
     client.close()
 
 
-def _plan(conn, action: str):
-    current = store.get_entry(conn, ENV, MODEL)
-    revision = store.revision(conn, ENV)
-    if action == "register":
-        return operator.register(current, revision, model_name=MODEL, environment=ENV)
-    return operator.set_status(current, revision, model_name=MODEL, environment=ENV, action=action)
-
-
-# --- two manifest applies at once ---
-
-
 def _apply_production(database_url: str) -> subprocess.Popen:
     return start_cli(
         "apply", PRODUCTION, "--auto-approve", "--no-kube", env={"DATABASE_URL": database_url}
     )
 
 
+# --- two manifest applies at once ---
+
+
 def test_the_loser_of_two_manifest_applies_is_not_told_of_a_saved_plan(conn, database_url):
     holder = hold_environment_lock(database_url, "production")
     try:
         applies = [_apply_production(database_url) for _ in range(2)]
-        eventually(lambda: lock_waiters(conn) == 2, "both applies wait for the lock")
+        wait_for(lambda: lock_waiters(conn) == 2, "both applies wait for the lock")
     finally:
         holder.close()
     results = sorted((finish(p) for p in applies), key=lambda r: r.returncode)
@@ -398,9 +338,9 @@ def test_a_manifest_apply_goes_ahead_when_only_other_models_changed_meanwhile(co
         register = start_cli(
             "register", "-m", "phi-2", "-e", "production", env={"DATABASE_URL": database_url}
         )
-        eventually(lambda: lock_waiters(conn) == 1, "register waits for the lock")
+        wait_for(lambda: lock_waiters(conn) == 1, "register waits for the lock")
         manifest = _apply_production(database_url)  # planned at revision 0
-        eventually(lambda: lock_waiters(conn) == 2, "apply waits for the lock")
+        wait_for(lambda: lock_waiters(conn) == 2, "apply waits for the lock")
     finally:
         holder.close()
     ok(finish(register))

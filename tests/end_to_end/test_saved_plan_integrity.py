@@ -7,34 +7,18 @@ stand between the file and the registry, with it the signature does too.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.reconciler.cli.test_declarative_commands import applied, entries, manifest, state, write
+from tests.helpers import applied, apply_refused, cli_state, listed, manifest, tamper, write
 
 KEY = {"REGISTRY_PLAN_KEY": "test-plan-key"}
 
 
-def recompute_checksum(data: dict) -> dict:
-    """What an attacker does after editing: the checksum is plain SHA-256 of the body."""
-    body = {k: v for k, v in data.items() if k not in ("checksum", "signature")}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return {**data, "checksum": "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()}
-
-
-def tamper(path: Path, edit: Callable[[dict], None]) -> Path:
-    data = json.loads(path.read_text())
-    edit(data)
-    path.write_text(json.dumps(recompute_checksum(data)))
-    return path
-
-
 @pytest.fixture
-def production(cli, tmp_path):
+def add_plan(cli, tmp_path) -> Path:
     """production: three ready models and one disabled; a saved plan that adds phi-2."""
     models = ("name: llama-2-7b", "name: gpt-neo", "name: mistral-7b")
     applied(cli, write(tmp_path / "base.yaml", manifest("production", *models, "name: falcon-7b")))
@@ -44,24 +28,12 @@ def production(cli, tmp_path):
     return saved
 
 
-def refused(cli, saved: Path, message: str, *extra: str, env: dict | None = None):
-    before = state(cli)
-    result = cli("apply", str(saved), *extra, env=env)
-    assert result.returncode == 1, result.stderr
-    error = result.stderr.strip().splitlines()[-1]
-    assert error.startswith("error: "), result.stderr
-    assert message in error, error
-    assert "Traceback" not in result.stderr
-    assert state(cli) == before
-    return error
-
-
 def first_change(data: dict) -> dict:
     return data["changes"][0]
 
 
-def test_an_unedited_saved_plan_applies_and_says_its_origin_is_unverified(cli, production):
-    result = cli("apply", str(production))
+def test_an_unedited_saved_plan_applies_and_says_its_origin_is_unverified(cli, add_plan):
+    result = cli("apply", str(add_plan))
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("REGISTRY_PLAN_KEY is unset") == 1
     assert "phi-2" in {e["model_name"] for e in json.loads(cli("list", "-o", "json").stdout)}
@@ -139,37 +111,37 @@ def test_an_unedited_saved_plan_applies_and_says_its_origin_is_unverified(cli, p
         "after-not-an-entry",
     ],
 )
-def test_an_edited_saved_plan_is_refused(cli, production, edit, message):
-    refused(cli, tamper(production, edit), message)
+def test_an_edited_saved_plan_is_refused(cli, add_plan, edit, message):
+    apply_refused(cli, tamper(add_plan, edit), message)
 
 
-def test_a_change_moved_to_another_environment_is_refused(cli, production, tmp_path):
+def test_a_change_moved_to_another_environment_is_refused(cli, add_plan, tmp_path):
     # Moving the whole change (before and after) to production inside development's plan.
     dev = write(tmp_path / "dev.yaml", manifest("development", "name: gpt-neo"))
     saved = tmp_path / "dev.json"
     assert cli("plan", str(dev), "--out", str(saved)).returncode == 0
-    production_change = first_change(json.loads(production.read_text()))
+    production_change = first_change(json.loads(add_plan.read_text()))
     tamper(saved, lambda d: d["changes"].__setitem__(0, production_change))
-    refused(cli, saved, "an entry of environment 'production' in the plan of environment")
+    apply_refused(cli, saved, "an entry of environment 'production' in the plan of environment")
 
 
-def test_a_create_of_a_registered_model_is_refused_against_the_registry(cli, production):
+def test_a_create_of_a_registered_model_is_refused_against_the_registry(cli, add_plan):
     # The file claims falcon-7b is new (before: null); the registry has it.
     def edit(d):
         change = first_change(d)
         change["model_name"] = change["after"]["model_name"] = "falcon-7b"
         change["after"]["endpoint"] = "falcon-7b-production.system.svc.cluster.local:8000"
 
-    refused(cli, tamper(production, edit), "saved plan does not match the registry")
+    apply_refused(cli, tamper(add_plan, edit), "saved plan does not match the registry")
 
 
-def test_a_nulled_mass_removal_is_recomputed_under_the_lock(cli, production, tmp_path):
+def test_a_nulled_mass_removal_is_recomputed_under_the_lock(cli, add_plan, tmp_path):
     gutted = write(tmp_path / "gutted.yaml", manifest("production", "name: gpt-neo", prune=True))
     saved = tmp_path / "gutted.json"
     assert cli("plan", str(gutted), "--out", str(saved)).returncode == 0
     assert json.loads(saved.read_text())["mass_removal"]
     tamper(saved, lambda d: d.update(mass_removal=None))
-    error = refused(cli, saved, "refusing to apply: in environment 'production'")
+    error = apply_refused(cli, saved, "refusing to apply: in environment 'production'")
     assert "--allow-mass-removal" in error
     assert cli("apply", str(saved), "--allow-mass-removal").returncode == 0
 
@@ -183,22 +155,22 @@ def test_a_plan_of_several_environments_is_applied_all_or_nothing(cli, tmp_path)
     assert cli("plan", str(folder), "--out", str(saved)).returncode == 0
     # production moves on after the plan was made (the last environment in the file)
     assert cli("register", "-m", "phi-2", "-e", "production", "--no-verify-health").returncode == 0
-    states = {env: state(cli, env) for env in ("development", "staging", "production")}
+    states = {env: cli_state(cli, env) for env in ("development", "staging", "production")}
     result = cli("apply", str(saved))
     assert result.returncode == 1
     assert "error: saved plan is stale: environment 'production'" in result.stderr
     assert "Nothing was written" in result.stderr
-    assert {env: state(cli, env) for env in states} == states
+    assert {env: cli_state(cli, env) for env in states} == states
     # planned again, the three environments are written in one transaction
     assert cli("plan", str(folder), "--out", str(saved)).returncode == 0
     result = cli("apply", str(saved))
     assert result.returncode == 0, result.stderr
     for environment in states:
-        assert [e["model_name"] for e in entries(cli, environment)][-1] == "gpt-neo"
+        assert [e["model_name"] for e in listed(cli, "--environment", environment)][-1] == "gpt-neo"
     assert cli("history", "--verify").stdout.splitlines()[0] == "4 audit records verified."
 
 
-def test_with_a_key_a_signed_plan_applies(cli, production, tmp_path):
+def test_with_a_key_a_signed_plan_applies(cli, add_plan, tmp_path):
     signed = tmp_path / "signed.json"
     add = tmp_path / "add.yaml"
     assert cli("plan", str(add), "--out", str(signed), env=KEY).returncode == 0
@@ -208,17 +180,17 @@ def test_with_a_key_a_signed_plan_applies(cli, production, tmp_path):
     assert "not verified" not in result.stderr
 
 
-def test_with_a_key_an_unsigned_plan_is_refused(cli, production):
-    refused(cli, production, "is not signed, and REGISTRY_PLAN_KEY is set", env=KEY)
+def test_with_a_key_an_unsigned_plan_is_refused(cli, add_plan):
+    apply_refused(cli, add_plan, "is not signed, and REGISTRY_PLAN_KEY is set", env=KEY)
 
 
-def test_with_a_key_an_edited_signed_plan_is_refused(cli, production, tmp_path):
+def test_with_a_key_an_edited_signed_plan_is_refused(cli, add_plan, tmp_path):
     signed = tmp_path / "signed.json"
     assert cli("plan", str(tmp_path / "add.yaml"), "--out", str(signed), env=KEY).returncode == 0
     # An edit that passes every check of a change: only the signature catches it.
     tamper(signed, lambda d: first_change(d)["after"].update(namespace="inference"))
-    refused(cli, signed, "has a signature that does not match REGISTRY_PLAN_KEY", env=KEY)
+    apply_refused(cli, signed, "has a signature that does not match REGISTRY_PLAN_KEY", env=KEY)
     other_key = {"REGISTRY_PLAN_KEY": "another-key"}
     fresh = tmp_path / "fresh.json"
     assert cli("plan", str(tmp_path / "add.yaml"), "--out", str(fresh), env=KEY).returncode == 0
-    refused(cli, fresh, "signed with another key", env=other_key)
+    apply_refused(cli, fresh, "signed with another key", env=other_key)

@@ -20,6 +20,7 @@ import pytest
 from reconciler import observe
 from tests.fakes.kube import TOKEN, FakeKube, deployment
 from tests.fakes.vllm import FakeVLLM
+from tests.helpers import kube_source
 
 ENV = "production"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/system/deployments"
@@ -69,7 +70,7 @@ def next_event(found: queue.Queue, skip_bookmarks: bool = True):
 
 
 def api():
-    return observe.connect().api
+    return observe.connect(kube_source()).api
 
 
 # --- lists and watches ---------------------------------------------------------------------
@@ -357,10 +358,8 @@ def test_a_lease_time_not_in_micro_time_format_is_refused(kube: FakeKube):
 
 
 @pytest.fixture
-def vllm() -> Iterator[FakeVLLM]:
-    server = FakeVLLM(["llama-2-7b"])
-    yield server
-    server.close()
+def server(vllm) -> FakeVLLM:
+    return vllm("llama-2-7b")
 
 
 def proxy(name: str) -> tuple[int, dict]:
@@ -381,9 +380,9 @@ def proxy(name: str) -> tuple[int, dict]:
     "target",
     ["llama-2-7b-production:8000", "llama-2-7b-production:http", "http:llama-2-7b-production:8000"],
 )
-def test_the_service_proxy_forwards_to_the_backend(kube: FakeKube, vllm: FakeVLLM, target):
+def test_the_service_proxy_forwards_to_the_backend(kube: FakeKube, server: FakeVLLM, target):
     kube.add_model("llama-2-7b", ENV)
-    kube.set_backend("llama-2-7b-production", "system", vllm.url)
+    kube.set_backend("llama-2-7b-production", "system", server.url)
 
     status, body = proxy(target)
 
@@ -392,7 +391,7 @@ def test_the_service_proxy_forwards_to_the_backend(kube: FakeKube, vllm: FakeVLL
     assert [(m["id"], m["object"], m["owned_by"]) for m in body["data"]] == [
         ("llama-2-7b", "model", "vllm")
     ]
-    assert vllm.requests == 1
+    assert server.requests == 1
 
 
 @pytest.mark.parametrize(
@@ -415,13 +414,13 @@ def test_the_service_proxy_refuses_like_the_api_server(
     assert message in answer[1]["message"]
 
 
-def test_the_proxy_passes_the_backend_status_and_never_our_credentials(kube, vllm: FakeVLLM):
+def test_the_proxy_passes_the_backend_status_and_never_our_credentials(kube, server: FakeVLLM):
     kube.add_model("llama-2-7b", ENV)
-    kube.set_backend("llama-2-7b-production", "system", vllm.url)
-    vllm.api_key = "secret"
+    kube.set_backend("llama-2-7b-production", "system", server.url)
+    server.api_key = "secret"
 
     assert proxy("llama-2-7b-production:8000") == (401, {"error": "Unauthorized"})
-    vllm.api_key, vllm.status = None, 500
+    server.api_key, server.status = None, 500
     assert proxy("llama-2-7b-production:8000")[0] == 500
 
 
@@ -435,23 +434,23 @@ def direct(vllm: FakeVLLM, token: str | None = None, timeout: float = 10) -> tup
         return error.code, json.loads(error.read())
 
 
-def test_fake_vllm_serves_its_models_and_honours_the_api_key(vllm: FakeVLLM):
-    vllm.models = ["a", "b"]
-    vllm.api_key = "secret"
+def test_fake_vllm_serves_its_models_and_honours_the_api_key(server: FakeVLLM):
+    server.models = ["a", "b"]
+    server.api_key = "secret"
 
-    assert direct(vllm) == (401, {"error": "Unauthorized"})
-    assert direct(vllm, "wrong")[0] == 401
-    status, body = direct(vllm, "secret")
+    assert direct(server) == (401, {"error": "Unauthorized"})
+    assert direct(server, "wrong")[0] == 401
+    status, body = direct(server, "secret")
     assert status == 200
     assert [m["id"] for m in body["data"]] == ["a", "b"]
     assert body["data"][0]["max_model_len"] == 4096
 
 
-def test_fake_vllm_can_answer_too_slowly(vllm: FakeVLLM):
-    vllm.delay = 2.0
+def test_fake_vllm_can_answer_too_slowly(server: FakeVLLM):
+    server.delay = 2.0
 
     with pytest.raises(TimeoutError):
-        direct(vllm, timeout=0.2)
+        direct(server, timeout=0.2)
 
 
 def test_the_kubernetes_client_watch_raises_410_on_expired_history(kube: FakeKube):

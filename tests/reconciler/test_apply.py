@@ -1,42 +1,32 @@
 """The one write path against a real PostgreSQL: transaction, lock, staleness, audit."""
 
-import os
 import signal
-import subprocess
-import threading
 import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from reconciler import operator
 from reconciler.apply import apply
+from reconciler.audit_fields import CiJob
+from reconciler.plan import Observation, Plan
 from registry import db, migrate, store
 from registry.errors import LockTimeout, SchemaOutdated, StaleRevision
-from tests.conftest import BIN
-
-ENV = "development"
-
-
-def register(conn, model, **kwargs):
-    plan = operator.register(
-        store.get_entry(conn, ENV, model),
-        store.revision(conn, ENV),
-        model_name=model,
-        environment=ENV,
-        **kwargs,
-    )
-    return apply(conn, plan, actor="tester")
-
-
-def state(conn):
-    """Everything an apply may touch, for before/after comparisons."""
-    return (
-        store.list_entries(conn),
-        store.revision(conn, ENV),
-        conn.execute("SELECT count(*) FROM registry_audit_log").fetchone()[0],
-        conn.execute("SELECT count(*) FROM registry_cache_outbox").fetchone()[0],
-    )
+from tests.helpers import (
+    ENV,
+    finish,
+    hold_environment_lock,
+    in_threads,
+    lock_waiters,
+    ok,
+    register,
+    register_plan,
+    registry_state,
+    start_cli,
+    wait_for,
+)
 
 
 def test_apply_writes_entry_audit_revision_and_outbox(conn):
@@ -51,10 +41,8 @@ def test_apply_writes_entry_audit_revision_and_outbox(conn):
     assert keys == ["model_registry:development:llama-2-7b"]
 
 
-def test_audit_records_ci_context(conn, monkeypatch):
-    monkeypatch.setenv("CI_COMMIT_SHA", "abc123")
-    monkeypatch.setenv("CI_PIPELINE_URL", "https://gitlab.example/p/1")
-    register(conn, "gpt-neo")
+def test_audit_records_ci_context(conn):
+    register(conn, "gpt-neo", job=CiJob(None, "abc123", "https://gitlab.example/p/1"))
     [record] = store.history(conn)
     assert (record.commit_sha, record.pipeline_url) == ("abc123", "https://gitlab.example/p/1")
 
@@ -84,29 +72,22 @@ def test_audit_log_is_append_only(conn):
 
 def test_empty_plan_writes_nothing(conn):
     register(conn, "a")
-    before = state(conn)
+    before = registry_state(conn)
     result = register(conn, "a")
-    assert not result.applied and state(conn) == before
+    assert not result.applied and registry_state(conn) == before
 
 
 def test_stale_plan_is_refused_and_writes_nothing(conn):
     stale = operator.register(None, 0, model_name="late", environment=ENV)
     register(conn, "early")
-    before = state(conn)
+    before = registry_state(conn)
     with pytest.raises(StaleRevision, match="saved plan is stale.*run plan again"):
         apply(conn, stale)
-    assert state(conn) == before
-
-
-def hold_apply_lock(url):
-    """A second connection holding the environment's apply lock until closed."""
-    holder = psycopg.connect(url)
-    store.lock_environment_row(holder, ENV)
-    return holder
+    assert registry_state(conn) == before
 
 
 def test_lock_wait_is_bounded(conn, database_url):
-    holder = hold_apply_lock(database_url)
+    holder = hold_environment_lock(database_url)
     try:
         plan = operator.register(None, 0, model_name="a", environment=ENV)
         started = time.monotonic()
@@ -119,7 +100,7 @@ def test_lock_wait_is_bounded(conn, database_url):
 
 
 def test_lock_is_per_environment(conn, database_url):
-    holder = hold_apply_lock(database_url)
+    holder = hold_environment_lock(database_url)
     try:
         plan = operator.register(None, 0, model_name="a", environment="production")
         assert apply(conn, plan, lock_timeout=0.3).revision == 1
@@ -129,22 +110,15 @@ def test_lock_is_per_environment(conn, database_url):
 
 def test_concurrent_applies_serialize_and_lose_nothing(cli, database_url, conn):
     """Six processes register six models at once; the lock queues them, all land."""
-    holder = hold_apply_lock(database_url)  # make sure they really overlap
+    holder = hold_environment_lock(database_url)  # make sure they really overlap
     procs = [
-        subprocess.Popen(
-            [str(BIN / "registry"), "register", "-m", f"model-{i}", "-e", ENV],
-            env={**os.environ, "DATABASE_URL": database_url},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        start_cli("register", "-m", f"model-{i}", "-e", ENV, env={"DATABASE_URL": database_url})
         for i in range(6)
     ]
     wait_for(lambda: lock_waiters(conn) >= 1)
     holder.close()
     for proc in procs:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
+        ok(finish(proc))
     assert sorted(e.model_name for e in store.list_entries(conn)) == [
         f"model-{i}" for i in range(6)
     ]
@@ -152,33 +126,14 @@ def test_concurrent_applies_serialize_and_lose_nothing(cli, database_url, conn):
     assert len(store.history(conn)) == 6
 
 
-def lock_waiters(conn):
-    return conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock'"
-    ).fetchone()[0]
-
-
-def wait_for(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
-
-
 def test_sigkill_mid_transaction_leaves_registry_untouched(conn, database_url):
     register(conn, "existing")
-    before = state(conn)
+    before = registry_state(conn)
     # Hold the audit log: the apply takes its lock and bumps the revision, then blocks
     # on the write statement, i.e. it is inside its transaction when we kill it.
     blocker = psycopg.connect(database_url)
     blocker.execute("LOCK TABLE registry_audit_log IN SHARE MODE")
-    proc = subprocess.Popen(
-        [str(BIN / "registry"), "register", "-m", "victim", "-e", ENV],
-        env={**os.environ, "DATABASE_URL": database_url},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_cli("register", "-m", "victim", "-e", ENV, env={"DATABASE_URL": database_url})
     wait_for(
         lambda: (
             conn.execute(
@@ -200,7 +155,7 @@ def test_sigkill_mid_transaction_leaves_registry_untouched(conn, database_url):
             == 0
         )
     )
-    assert state(conn) == before
+    assert registry_state(conn) == before
 
 
 def test_unreachable_database_names_host_not_password():
@@ -215,9 +170,8 @@ def test_unreachable_database_names_host_not_password():
     assert "s3cret-pw" not in message
 
 
-def test_auto_migrate_off_reports_pending_schema(database_url, monkeypatch):
-    monkeypatch.setenv("REGISTRY_AUTO_MIGRATE", "0")
-    target = db.Target(url=database_url, description="test")
+def test_auto_migrate_off_reports_pending_schema(empty_database_url):
+    target = db.Target(url=empty_database_url, description="test", auto_migrate=False)
     with pytest.raises(SchemaOutdated, match="registry db migrate"):
         db.connect(target)
     raw = db.connect(target, prepare_schema=False)
@@ -225,22 +179,9 @@ def test_auto_migrate_off_reports_pending_schema(database_url, monkeypatch):
     db.connect(target).close()  # now current: no error
 
 
-def test_concurrent_migrations_do_not_race(database_url):
-    target = db.Target(url=database_url, description="test")
-    errors = []
-
-    def run():
-        try:
-            db.connect(target).close()
-        except Exception as error:  # collected and asserted below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+def test_concurrent_migrations_do_not_race(empty_database_url):
+    target = db.Target(url=empty_database_url, description="test")
+    assert in_threads(lambda: db.connect(target).close(), 4) == []
     raw = db.connect(target, prepare_schema=False)
     assert migrate.pending(raw) == []
 
@@ -264,3 +205,67 @@ def test_connection_lost_after_commit_still_reports_the_apply(conn, database_url
         assert check.execute("SELECT count(*) FROM model_registry_entries").fetchone()[0] == 1
         # The key is still queued: `registry cache sync` finishes the job.
         assert check.execute("SELECT count(*) FROM registry_cache_outbox").fetchone()[0] == 1
+
+
+# --- observed health: recorded by every apply, as bookkeeping, never a change ---------------
+
+T0 = datetime(2026, 1, 27, 10, 30, tzinfo=UTC)
+
+
+def test_a_created_entry_gets_the_health_its_plan_observed(conn):
+    plan = replace(register_plan(conn), observations=(Observation("llama-2-7b", "Healthy", T0),))
+
+    apply(conn, plan, actor="ci")
+
+    entry = store.get_entry(conn, ENV, "llama-2-7b")
+    assert (entry.health, entry.last_health_check) == ("Healthy", T0)
+
+
+def test_health_only_apply_bumps_nothing_and_keeps_saved_plans_valid(conn):
+    apply(conn, register_plan(conn), actor="ci")
+    before = registry_state(conn)[1:]  # all but the entries, whose health is recorded
+    updated_at = store.get_entry(conn, ENV, "llama-2-7b").updated_at
+    saved = register_plan(conn)  # a no-change plan someone saved for later
+    observed = Plan(
+        ENV, before[0], observations=(Observation("llama-2-7b", "Progressing", T0, "0 of 1"),)
+    )
+
+    result = apply(conn, observed, actor="ci")
+
+    entry = store.get_entry(conn, ENV, "llama-2-7b")
+    assert (entry.health, entry.last_health_check) == ("Progressing", T0)
+    assert entry.updated_at == updated_at
+    assert registry_state(conn)[1:] == before
+    assert not result.applied and result.revision == before[0]
+    assert apply(conn, saved, actor="ci").revision == before[0]  # not stale
+
+
+def test_an_older_observation_never_overwrites_a_newer_one(conn):
+    apply(conn, register_plan(conn), actor="ci")
+    revision = store.revision(conn, ENV)
+    newer = Plan(ENV, revision, observations=(Observation("llama-2-7b", "Healthy", T0),))
+    older = Plan(
+        ENV,
+        revision,
+        observations=(Observation("llama-2-7b", "Degraded", T0 - timedelta(minutes=5)),),
+    )
+
+    apply(conn, newer, actor="ci")
+    apply(conn, older, actor="ci")
+
+    entry = store.get_entry(conn, ENV, "llama-2-7b")
+    assert (entry.health, entry.last_health_check) == ("Healthy", T0)
+
+
+def test_observations_of_unregistered_models_write_nothing(conn):
+    plan = Plan(ENV, 0, observations=(Observation("ghost", "Healthy", T0),))
+
+    apply(conn, plan, actor="ci")
+
+    assert store.list_entries(conn) == []
+    assert registry_state(conn)[1:] == (0, 0, 0)
+
+
+def test_observations_survive_the_saved_plan_round_trip():
+    plan = Plan(ENV, 3, observations=(Observation("llama-2-7b", "Missing", T0, "not found"),))
+    assert Plan.from_dict(plan.to_dict()).observations == plan.observations

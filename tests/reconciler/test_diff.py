@@ -6,26 +6,24 @@ from reconciler.diff import plan_environment
 from reconciler.health import Health
 from reconciler.plan import FieldChange, Plan
 from registry.entry import Entry
-from registry.names import convention_endpoint
+from tests.helpers import entry
 
 ENV = "production"
 
 
-def entry(name: str, status: str = "ready", **fields) -> Entry:
-    fields.setdefault("namespace", "system")
-    fields.setdefault("endpoint", convention_endpoint(name, ENV, fields["namespace"]))
-    fields.setdefault("managed_by", "manifest")
-    return Entry(model_name=name, environment=ENV, status=status, **fields)
+def desired(name: str, status: str = "ready", **fields) -> Entry:
+    """An entry as a manifest declares it."""
+    return entry(name, ENV, status=status, **{"managed_by": "manifest", **fields})
 
 
 def row(name: str, status: str = "ready", id: int = 1, **fields) -> Entry:
     """A registry row: has an id, unlike a desired entry."""
-    return entry(name, status, id=id, **fields)
+    return desired(name, status, id=id, **fields)
 
 
-def plan(desired, current, *, prune=False, health=None, revision=3) -> Plan:
+def plan(declared, current, *, prune=False, health=None, revision=3) -> Plan:
     return plan_environment(
-        desired, current, environment=ENV, revision=revision, prune=prune, health=health
+        declared, current, environment=ENV, revision=revision, prune=prune, health=health
     )
 
 
@@ -34,7 +32,7 @@ def actions(result: Plan) -> list[tuple[str, str]]:
 
 
 def test_everything_new_is_created():
-    result = plan([entry("llama-2-7b"), entry("gpt-neo", "disabled")], [])
+    result = plan([desired("llama-2-7b"), desired("gpt-neo", "disabled")], [])
     assert actions(result) == [("create", "llama-2-7b"), ("create", "gpt-neo")]
     assert result.changes[1].after.status == "disabled"
     assert (result.environment, result.base_revision, result.unchanged) == (ENV, 3, 0)
@@ -42,13 +40,13 @@ def test_everything_new_is_created():
 
 
 def test_matching_rows_are_unchanged():
-    result = plan([entry("llama-2-7b")], [row("llama-2-7b", health="Healthy")])
+    result = plan([desired("llama-2-7b")], [row("llama-2-7b", health="Healthy")])
     assert not result.has_changes
     assert result.unchanged == 1
 
 
 def test_endpoint_change_is_an_update_with_field_differences():
-    moved = entry("llama-2-7b", namespace="inference")
+    moved = desired("llama-2-7b", namespace="inference")
     result = plan([moved], [row("llama-2-7b")])
     assert actions(result) == [("update", "llama-2-7b")]
     change = result.changes[0]
@@ -65,7 +63,7 @@ def test_endpoint_change_is_an_update_with_field_differences():
 
 def test_enable_and_disable():
     result = plan(
-        [entry("llama-2-7b"), entry("gpt-neo", "disabled")],
+        [desired("llama-2-7b"), desired("gpt-neo", "disabled")],
         [row("llama-2-7b", "disabled", 1), row("gpt-neo", "ready", 2)],
     )
     assert actions(result) == [("enable", "llama-2-7b"), ("disable", "gpt-neo")]
@@ -74,27 +72,27 @@ def test_enable_and_disable():
 
 def test_a_deregistered_row_listed_again_is_enabled():
     gone = row("llama-2-7b", "disabled", deregistered=True)
-    result = plan([entry("llama-2-7b")], [gone])
+    result = plan([desired("llama-2-7b")], [gone])
     assert actions(result) == [("enable", "llama-2-7b")]
     assert not result.changes[0].after.deregistered
 
 
 def test_a_deregistered_row_listed_as_disabled_is_an_update_not_an_enable():
     gone = row("llama-2-7b", "disabled", deregistered=True)
-    result = plan([entry("llama-2-7b", "disabled")], [gone])
+    result = plan([desired("llama-2-7b", "disabled")], [gone])
     assert actions(result) == [("update", "llama-2-7b")]
     assert result.changes[0].after.status == "disabled"
 
 
 def test_unlisted_rows_are_unmanaged_without_prune():
-    result = plan([entry("llama-2-7b")], [row("llama-2-7b", id=1), row("gpt-neo", id=2)])
+    result = plan([desired("llama-2-7b")], [row("llama-2-7b", id=1), row("gpt-neo", id=2)])
     assert not result.has_changes
     assert result.unmanaged == ("gpt-neo",)
 
 
 def test_unlisted_rows_are_deregistered_with_prune():
     result = plan(
-        [entry("llama-2-7b")], [row("llama-2-7b", id=1), row("gpt-neo", id=2)], prune=True
+        [desired("llama-2-7b")], [row("llama-2-7b", id=1), row("gpt-neo", id=2)], prune=True
     )
     assert actions(result) == [("deregister", "gpt-neo")]
     after = result.changes[0].after
@@ -105,18 +103,18 @@ def test_unlisted_rows_are_deregistered_with_prune():
 def test_already_deregistered_rows_are_neither_unmanaged_nor_changed():
     gone = row("gpt-neo", "disabled", 2, deregistered=True)
     for prune in (False, True):
-        result = plan([entry("llama-2-7b")], [row("llama-2-7b"), gone], prune=prune)
+        result = plan([desired("llama-2-7b")], [row("llama-2-7b"), gone], prune=prune)
         assert (result.changes, result.unmanaged) == ((), ())
 
 
 def test_cli_entries_that_already_match_are_not_changes():
     registered = row("llama-2-7b", managed_by="cli")
-    assert not plan([entry("llama-2-7b")], [registered]).has_changes
+    assert not plan([desired("llama-2-7b")], [registered]).has_changes
 
 
 def test_cli_entries_are_taken_over_when_they_change():
     registered = row("llama-2-7b", "disabled", managed_by="cli")
-    result = plan([entry("llama-2-7b")], [registered])
+    result = plan([desired("llama-2-7b")], [registered])
     assert actions(result) == [("update", "llama-2-7b")]
     assert {f.name for f in result.changes[0].fields} == {"status", "managed_by"}
     assert result.changes[0].after.managed_by == "manifest"
@@ -126,14 +124,14 @@ def test_cli_entries_are_taken_over_when_they_change():
 
 
 def test_without_observation_enabled_models_are_ready():
-    result = plan([entry("llama-2-7b")], [row("llama-2-7b", "pending")], health=None)
+    result = plan([desired("llama-2-7b")], [row("llama-2-7b", "pending")], health=None)
     assert actions(result) == [("update", "llama-2-7b")]
     assert result.changes[0].after.status == "ready"
 
 
 def test_healthy_deployments_are_ready():
     health = {"llama-2-7b": Health("Healthy", ready_replicas=1, replicas=1)}
-    result = plan([entry("llama-2-7b")], [], health=health)
+    result = plan([desired("llama-2-7b")], [], health=health)
     assert result.changes[0].after.status == "ready"
     assert result.changes[0].after.health == "Healthy"
     assert result.changes[0].reason is None
@@ -141,7 +139,7 @@ def test_healthy_deployments_are_ready():
 
 def test_unhealthy_deployments_are_pending_with_the_reason():
     health = {"llama-2-7b": Health("Progressing", "0 of 1 updated replicas are available")}
-    result = plan([entry("llama-2-7b"), entry("gpt-neo")], [], health=health)
+    result = plan([desired("llama-2-7b"), desired("gpt-neo")], [], health=health)
     by_name = {c.model_name: c for c in result.changes}
     assert by_name["llama-2-7b"].after.status == "pending"
     assert by_name["llama-2-7b"].reason == "0 of 1 updated replicas are available"
@@ -151,7 +149,7 @@ def test_unhealthy_deployments_are_pending_with_the_reason():
 
 def test_a_ready_entry_whose_deployment_broke_is_planned_to_pending():
     health = {"llama-2-7b": Health("Degraded", "progress deadline exceeded")}
-    result = plan([entry("llama-2-7b")], [row("llama-2-7b")], health=health)
+    result = plan([desired("llama-2-7b")], [row("llama-2-7b")], health=health)
     assert actions(result) == [("update", "llama-2-7b")]
     assert result.changes[0].fields == (FieldChange("status", "ready", "pending"),)
     assert result.changes[0].reason == "progress deadline exceeded"
@@ -159,7 +157,7 @@ def test_a_ready_entry_whose_deployment_broke_is_planned_to_pending():
 
 def test_disabled_models_stay_disabled_whatever_their_health():
     health = {"gpt-neo": Health("Missing", "deployment not found")}
-    result = plan([entry("gpt-neo", "disabled")], [row("gpt-neo", "disabled")], health=health)
+    result = plan([desired("gpt-neo", "disabled")], [row("gpt-neo", "disabled")], health=health)
     assert not result.has_changes
 
 
@@ -171,7 +169,7 @@ def four_ready():
 
 
 def test_removing_most_ready_entries_is_flagged():
-    result = plan([entry("a1")], four_ready(), prune=True)
+    result = plan([desired("a1")], four_ready(), prune=True)
     assert actions(result) == [("deregister", "b2"), ("deregister", "c3"), ("deregister", "d4")]
     assert result.mass_removal == (
         "this plan disables or deregisters 3 of the 4 ready entries (b2, c3, d4): the router "
@@ -183,14 +181,14 @@ def test_removing_most_ready_entries_is_flagged():
 
 
 def test_disabling_counts_as_removal():
-    desired = [entry("a1"), entry("b2"), entry("c3", "disabled"), entry("d4", "disabled")]
-    assert plan(desired, four_ready()[:3] + [row("d4", id=4)]).mass_removal is None  # 2 of 4
-    desired[1] = entry("b2", "disabled")
-    assert plan(desired, four_ready()).mass_removal is not None  # 3 of 4
+    declared = [desired("a1"), desired("b2"), desired("c3", "disabled"), desired("d4", "disabled")]
+    assert plan(declared, four_ready()[:3] + [row("d4", id=4)]).mass_removal is None  # 2 of 4
+    declared[1] = desired("b2", "disabled")
+    assert plan(declared, four_ready()).mass_removal is not None  # 3 of 4
 
 
 def test_half_is_not_more_than_half():
-    result = plan([entry("a1"), entry("b2")], four_ready(), prune=True)
+    result = plan([desired("a1"), desired("b2")], four_ready(), prune=True)
     assert len(result.changes) == 2
     assert result.mass_removal is None
 
@@ -201,7 +199,7 @@ def test_removing_the_only_entry_is_not_mass_removal():
 
 def test_two_of_three_is_mass_removal():
     rows = four_ready()[:3]
-    assert plan([entry("a1")], rows, prune=True).mass_removal is not None
+    assert plan([desired("a1")], rows, prune=True).mass_removal is not None
 
 
 def test_entries_that_were_not_ready_do_not_count():

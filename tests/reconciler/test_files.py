@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 MANIFEST = (
     "apiVersion: registry.vllm.ai/v1\nkind: ModelRegistry\nmetadata:\n"
@@ -33,20 +33,7 @@ def bounded(*args: str, env: dict[str, str] | None = None):
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
-    import subprocess
-
-    from tests.conftest import BIN, ROOT
-
-    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    return subprocess.run(
-        [str(BIN / "registry"), *args],
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        preexec_fn=limit,
-    )
+    return run_cli(*args, env=env, timeout=60, preexec_fn=limit)
 
 
 def refused(result, *fragments: str) -> str:

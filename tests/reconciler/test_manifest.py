@@ -15,6 +15,7 @@ from reconciler.manifest import (
     load_text,
 )
 from registry.entry import Entry
+from tests.helpers import write
 
 VALID = """\
 apiVersion: registry.vllm.ai/v1
@@ -429,27 +430,18 @@ def test_merge_keys_are_refused():
 # --- folders and several files ---------------------------------------------------------------
 
 
-def write(folder: Path, name: str, text: str | bytes) -> Path:
-    path = folder / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text)
-    return path
-
-
 def test_folder_loads_every_manifest_sorted(tmp_path):
-    write(tmp_path, "b.yml", VALID.replace("production", "staging"))
-    write(tmp_path, "a.yaml", VALID)
-    write(tmp_path, "notes.txt", "not a manifest")
+    write(tmp_path / "b.yml", VALID.replace("production", "staging"))
+    write(tmp_path / "a.yaml", VALID)
+    write(tmp_path / "notes.txt", "not a manifest")
     result = load_paths([tmp_path])
     assert result.ok and len(result.files) == 2
     assert [m.environment for m in result.manifests] == ["production", "staging"]
 
 
 def test_two_files_for_one_environment_are_refused(tmp_path):
-    write(tmp_path, "a.yaml", VALID)
-    write(tmp_path, "b.yaml", VALID)
+    write(tmp_path / "a.yaml", VALID)
+    write(tmp_path / "b.yaml", VALID)
     result = load_paths([tmp_path])
     assert not result.ok and result.manifests == ()
     assert [str(f) for f in result.findings] == [
@@ -459,9 +451,9 @@ def test_two_files_for_one_environment_are_refused(tmp_path):
 
 
 def test_all_findings_of_all_files_in_one_run(tmp_path):
-    write(tmp_path, "a.yaml", VALID.replace("  port: 8000", "  prot: 8000"))
-    write(tmp_path, "b.yaml", VALID.replace("production", "staging") + "    - name: BAD\n")
-    write(tmp_path, "c.yaml", b"\xfe")
+    write(tmp_path / "a.yaml", VALID.replace("  port: 8000", "  prot: 8000"))
+    write(tmp_path / "b.yaml", VALID.replace("production", "staging") + "    - name: BAD\n")
+    write(tmp_path / "c.yaml", b"\xfe")
     result = load_paths([tmp_path, tmp_path / "missing.yaml"])
     assert [(Path(f.path).name, f.line, f.column) for f in result.findings] == [
         ("a.yaml", 7, 3),
@@ -478,7 +470,7 @@ def test_empty_folder(tmp_path):
 
 
 def test_other_kubernetes_yaml_in_a_folder_is_skipped(tmp_path):
-    write(tmp_path, "production.yaml", VALID)
+    write(tmp_path / "production.yaml", VALID)
     rbac = write(
         tmp_path,
         "rbac.yaml",

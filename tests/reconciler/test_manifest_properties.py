@@ -8,7 +8,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.manifest import Manifest, _validator, conforms, load_text
+from reconciler.manifest import Manifest, conforms, load_text
+from reconciler.manifest.schema import validator as _validator
 
 # What YAML counts as a line break (YAML 1.1 also counts NEL and the Unicode separators).
 LINE_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")

@@ -3,31 +3,28 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
 from reconciler import observe
-from reconciler.health import HEALTHY, MISSING, PROGRESSING
-from reconciler.observe import ClusterError, observe_health
-from registry.entry import Entry
-from registry.names import convention_endpoint
+from reconciler.observe import observe_health
+from registry.errors import ClusterError
 from tests.fakes.kube import FakeKube
+from tests.helpers import entry, kube_source
 
 ENV = "production"
+HEALTHY, MISSING, PROGRESSING = "Healthy", "Missing", "Progressing"  # stored and printed as is
 FAST = {"backoff": 0.01}  # keep retries quick; the count of attempts is what is tested
-
-
-def entry(model: str, namespace: str = "system", port: int = 8000) -> Entry:
-    return Entry(model, ENV, namespace, convention_endpoint(model, ENV, namespace, port))
 
 
 def test_fifty_models_in_three_namespaces_take_exactly_six_list_calls(kube: FakeKube):
     namespaces = ("system", "inference", "research")
-    entries = [entry(f"model-{i}", namespaces[i % 3]) for i in range(50)]
+    entries = [entry(f"model-{i}", namespace=namespaces[i % 3]) for i in range(50)]
     for e in entries[:-1]:
         kube.add_model(e.model_name, ENV, e.namespace)
 
-    health = observe_health(entries, context=None)
+    health = observe_health(source=kube_source(), entries=entries, context=None)
 
     assert kube.calls() == Counter(
         {(k, ns): 1 for k in ("deployments", "services") for ns in namespaces}
@@ -45,7 +42,9 @@ def test_each_model_gets_its_own_health_and_reason(kube: FakeKube):
     kube.add_model("rolling", ENV, ready=0)
     kube.add_model("wrong-port", ENV, ports=(80,))
 
-    health = observe_health([entry("ready"), entry("rolling"), entry("wrong-port")])
+    health = observe_health(
+        source=kube_source(), entries=[entry("ready"), entry("rolling"), entry("wrong-port")]
+    )
 
     assert (health["ready"].status, health["ready"].ready_replicas) == (HEALTHY, 1)
     assert (health["rolling"].status, health["rolling"].reason) == (
@@ -60,14 +59,14 @@ def test_no_kubeconfig_at_all_means_no_observation(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
 
-    assert observe_health([entry("llama-2-7b")]) is None
-    assert observe.kubeconfig_status() == (
+    assert observe_health(source=kube_source(), entries=[entry("llama-2-7b")]) is None
+    assert observe.kubeconfig_status(kube_source()) == (
         f"no kubeconfig found (KUBECONFIG={tmp_path / 'absent'} does not exist)"
     )
 
 
 def test_configured_cluster_reports_no_status(kube: FakeKube):
-    assert observe.kubeconfig_status() is None
+    assert observe.kubeconfig_status(kube_source()) is None
 
 
 def test_context_is_chosen_from_merged_kubeconfigs(tmp_path, monkeypatch):
@@ -77,7 +76,9 @@ def test_context_is_chosen_from_merged_kubeconfigs(tmp_path, monkeypatch):
         monkeypatch.setenv("KUBECONFIG", ":".join(map(str, paths)))
         staging.add_model("llama-2-7b", ENV)
 
-        health = observe_health([entry("llama-2-7b")], context="staging-cluster")
+        health = observe_health(
+            source=kube_source(), entries=[entry("llama-2-7b")], context="staging-cluster"
+        )
 
         assert health["llama-2-7b"].status == HEALTHY
         assert (prod.count(), staging.count()) == (0, 2)
@@ -88,7 +89,7 @@ def test_context_is_chosen_from_merged_kubeconfigs(tmp_path, monkeypatch):
 
 def test_unknown_context_is_an_error_naming_it(kube: FakeKube):
     with pytest.raises(ClusterError, match="cannot use the kubeconfig context 'nope'"):
-        observe_health([entry("llama-2-7b")], context="nope")
+        observe_health(source=kube_source(), entries=[entry("llama-2-7b")], context="nope")
 
 
 def test_unreachable_cluster_names_the_cluster_and_the_refused_verb(kube, tmp_path, monkeypatch):
@@ -96,7 +97,7 @@ def test_unreachable_cluster_names_the_cluster_and_the_refused_verb(kube, tmp_pa
     monkeypatch.setenv("KUBECONFIG", str(dead))
 
     with pytest.raises(ClusterError) as raised:
-        observe_health([entry("llama-2-7b")], **FAST)
+        observe_health(source=kube_source(), entries=[entry("llama-2-7b")], **FAST)
 
     message = str(raised.value)
     assert message.startswith("cannot list deployments in namespace system: ")
@@ -107,7 +108,9 @@ def test_forbidden_names_the_verb_and_points_at_rbac(kube: FakeKube):
     kube.fail(403, kind="deployments")
 
     with pytest.raises(ClusterError) as raised:
-        observe_health([entry("llama-2-7b", "inference")], **FAST)
+        observe_health(
+            source=kube_source(), entries=[entry("llama-2-7b", namespace="inference")], **FAST
+        )
 
     message = str(raised.value)
     assert message.startswith("cannot list deployments in namespace inference: ")
@@ -123,14 +126,14 @@ def test_bad_credentials_are_an_error(kube, tmp_path, monkeypatch):
     with pytest.raises(
         ClusterError, match="did not accept our credentials \\(401: Unauthorized\\)"
     ):
-        observe_health([entry("llama-2-7b")], **FAST)
+        observe_health(source=kube_source(), entries=[entry("llama-2-7b")], **FAST)
 
 
 def test_server_error_then_success_is_retried(kube: FakeKube):
     kube.add_model("llama-2-7b", ENV)
     kube.fail(500, times=1, kind="services")
 
-    health = observe_health([entry("llama-2-7b")], **FAST)
+    health = observe_health(source=kube_source(), entries=[entry("llama-2-7b")], **FAST)
 
     assert health["llama-2-7b"].status == HEALTHY
     assert kube.calls() == Counter({("deployments", "system"): 1, ("services", "system"): 2})
@@ -140,7 +143,9 @@ def test_too_many_requests_honours_retry_after(kube: FakeKube):
     kube.add_model("llama-2-7b", ENV)
     kube.fail(429, times=2, retry_after=0)
 
-    assert observe_health([entry("llama-2-7b")], **FAST)["llama-2-7b"].healthy
+    assert observe_health(source=kube_source(), entries=[entry("llama-2-7b")], **FAST)[
+        "llama-2-7b"
+    ].healthy
     assert kube.count() == 4
 
 
@@ -148,7 +153,9 @@ def test_connection_reset_is_retried(kube: FakeKube):
     kube.add_model("llama-2-7b", ENV)
     kube.fail(0, times=1)
 
-    assert observe_health([entry("llama-2-7b")], **FAST)["llama-2-7b"].healthy
+    assert observe_health(source=kube_source(), entries=[entry("llama-2-7b")], **FAST)[
+        "llama-2-7b"
+    ].healthy
     assert kube.count() == 3
 
 
@@ -156,7 +163,7 @@ def test_persistent_server_errors_give_up_after_bounded_retries(kube: FakeKube):
     kube.fail(503, times=100)
 
     with pytest.raises(ClusterError) as raised:
-        observe_health([entry("llama-2-7b")], retries=2, **FAST)
+        observe_health(source=kube_source(), entries=[entry("llama-2-7b")], retries=2, **FAST)
 
     assert "cannot list deployments in namespace system" in str(raised.value)
     assert "answered 503 (Internal error occurred: etcd timeout) 3 times" in str(raised.value)
@@ -167,14 +174,15 @@ def test_persistent_resets_give_up(kube: FakeKube):
     kube.fail(0, times=100)
 
     with pytest.raises(ClusterError, match="was reset 2 times"):
-        observe_health([entry("llama-2-7b")], retries=1, **FAST)
+        observe_health(source=kube_source(), entries=[entry("llama-2-7b")], retries=1, **FAST)
 
 
 def test_a_slow_cluster_times_out_with_a_clear_error(kube: FakeKube):
     kube.delay = 2.0
 
     with pytest.raises(ClusterError) as raised:
-        observe_health([entry("llama-2-7b")], timeout=0.2, **FAST)
+        slow = replace(kube_source(), timeout=0.2)  # the request timeout travels on the source
+        observe_health(source=slow, entries=[entry("llama-2-7b")], **FAST)
 
     assert "cannot list deployments in namespace system" in str(raised.value)
     assert "did not answer within 0.2 s" in str(raised.value)
@@ -185,7 +193,7 @@ def test_fake_serves_real_list_json(kube: FakeKube):
     from kubernetes import client
 
     kube.add_model("llama-2-7b", ENV, ready=0)
-    api = client.ApiClient(observe.connect().api.configuration)
+    api = client.ApiClient(observe.connect(kube_source()).api.configuration)
     deployments = client.AppsV1Api(api).list_namespaced_deployment("system")
     services = client.CoreV1Api(api).list_namespaced_service("system")
 

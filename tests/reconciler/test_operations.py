@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from reconciler import operations, saved_plan
-from reconciler.manifest import ManifestInvalid
+from reconciler.audit_fields import NO_JOB
 from reconciler.reconcile import plan_manifests
 from registry import store
-from registry.errors import StaleRevision
+from registry.errors import ApplyRefused, ManifestInvalid, StaleRevision
 from tests.fakes.kube import FakeKube
+from tests.helpers import kube_source, manifest, manifest_file, write
 
 ENV = "production"
-
-
-def manifest(tmp_path: Path, *models: str, prune: bool = False, name: str = "p.yaml") -> Path:
-    items = "".join(f"    - {{{m}}}\n" for m in models)
-    path = tmp_path / name
-    path.write_text(
-        "apiVersion: registry.vllm.ai/v1\nkind: ModelRegistry\n"
-        f"metadata:\n  environment: {ENV}\nspec:\n  prune: {str(prune).lower()}\n"
-        f"  models:\n{items}"
-    )
-    return path
 
 
 class Heard:
@@ -42,7 +30,9 @@ class Heard:
 
 
 def no_kube(heard: Heard):
-    return operations.health_for(kube_context=None, no_kube=True, notify=heard.notes.append)
+    return operations.health_for(
+        source=kube_source(), kube_context=None, no_kube=True, notify=heard.notes.append
+    )
 
 
 def unreachable(manifest, desired):
@@ -57,6 +47,7 @@ def prepare(paths, heard: Heard, kube=None, *, wait=False, timeout=0.0, auto_app
         wait=wait,
         timeout=timeout,
         auto_approve=auto_approve,
+        plan_key=None,
         notify=heard.notes.append,
         warn=heard.warnings.append,
     )
@@ -64,21 +55,26 @@ def prepare(paths, heard: Heard, kube=None, *, wait=False, timeout=0.0, auto_app
 
 def apply(prepared, *, allow_mass_removal: bool = False):
     return operations.apply_prepared(
-        prepared, actor="test", lock_timeout=5, cache=None, allow_mass_removal=allow_mass_removal
+        prepared,
+        actor="test",
+        job=NO_JOB,
+        lock_timeout=5,
+        cache=None,
+        allow_mass_removal=allow_mass_removal,
     )
 
 
 def test_prepare_from_manifests_plans_without_writing(conn, tmp_path):
     heard = Heard(conn)
 
-    prepared = prepare([manifest(tmp_path, "name: llama-2-7b")], heard, auto_approve=True)
+    prepared = prepare([manifest_file(tmp_path, ENV, "llama-2-7b")], heard, auto_approve=True)
 
     assert heard.connects == 1
     assert (prepared.reviewed, prepared.saved, prepared.has_changes) == (True, False, True)
     assert prepared.replan is not None
     assert [c.after.model_name for c in prepared.plans[0].changes] == ["llama-2-7b"]
     assert store.revision(conn, ENV) == 0
-    assert not prepare([manifest(tmp_path, "name: a")], Heard(conn)).reviewed  # needs a prompt
+    assert not prepare([manifest_file(tmp_path, ENV, "a")], Heard(conn)).reviewed  # needs a prompt
     [result] = apply(prepared)
     assert result.revision == 1
     assert [e.model_name for e in store.list_entries(conn, environment=ENV)] == ["llama-2-7b"]
@@ -88,10 +84,10 @@ def test_prepare_from_a_saved_plan_reads_it_exactly_and_warns_when_unsigned(
     conn, tmp_path, monkeypatch
 ):
     monkeypatch.delenv(saved_plan.PLAN_KEY_VARIABLE, raising=False)
-    loaded = operations.manifests([manifest(tmp_path, "name: a")], notify=pytest.fail)
+    loaded = operations.manifests([manifest_file(tmp_path, ENV, "a")], notify=pytest.fail)
     plans = plan_manifests(conn, loaded, lambda m, desired: None)
     saved = tmp_path / "plan.json"
-    saved_plan.write(saved, plans)
+    saved_plan.write(saved, plans, key=None)
     heard = Heard(conn)
 
     prepared = prepare([saved], heard, unreachable)
@@ -110,14 +106,14 @@ def test_a_saved_plan_with_wait_is_refused_before_connecting(tmp_path):
     saved.write_text("{}")
     heard = Heard()
 
-    with pytest.raises(operations.ApplyRefused, match="--wait re-plans from the manifests"):
+    with pytest.raises(ApplyRefused, match="--wait re-plans from the manifests"):
         prepare([saved], heard, unreachable, wait=True, timeout=5)
 
     assert heard.connects == 0
 
 
 def test_invalid_manifests_are_told_and_refused_before_connecting(tmp_path):
-    bad = manifest(tmp_path, "name: Not_A_Name")
+    bad = manifest_file(tmp_path, ENV, "Not_A_Name")
     heard = Heard()
 
     with pytest.raises(ManifestInvalid, match=r"1 error\(s\) in the manifests"):
@@ -131,8 +127,10 @@ def test_wait_for_health_replans_until_healthy(conn, kube: FakeKube, tmp_path):
     kube.add_model("llama-2-7b", ENV)
     kube.ready_after("llama-2-7b-production", "system", 1.0)
     heard = Heard(conn)
-    loaded = operations.manifests([manifest(tmp_path, "name: llama-2-7b")], notify=pytest.fail)
-    health = operations.health_for(kube_context=None, no_kube=False, notify=heard.notes.append)
+    loaded = operations.manifests([manifest_file(tmp_path, ENV, "llama-2-7b")], notify=pytest.fail)
+    health = operations.health_for(
+        source=kube_source(), kube_context=None, no_kube=False, notify=heard.notes.append
+    )
 
     plans = operations.wait_for_health(
         conn, loaded, health, 120, notify=heard.notes.append, warn=heard.warnings.append
@@ -151,9 +149,11 @@ def test_wait_for_health_timing_out_warns_and_returns_the_last_plans(
     heard = Heard(conn)
 
     prepared = prepare(
-        [manifest(tmp_path, "name: gpt-neo")],
+        [manifest_file(tmp_path, ENV, "gpt-neo")],
         heard,
-        operations.health_for(kube_context=None, no_kube=False, notify=heard.notes.append),
+        operations.health_for(
+            source=kube_source(), kube_context=None, no_kube=False, notify=heard.notes.append
+        ),
         wait=True,
         timeout=0.5,
     )
@@ -166,11 +166,11 @@ def test_wait_for_health_timing_out_warns_and_returns_the_last_plans(
 
 
 def test_mass_removal_is_refused_without_writing(conn, tmp_path):
-    apply(prepare([manifest(tmp_path, "name: a", "name: b", "name: c")], Heard(conn)))
-    gutted = prepare([manifest(tmp_path, "name: a", prune=True, name="g.yaml")], Heard(conn))
+    apply(prepare([manifest_file(tmp_path, ENV, "a", "b", "c")], Heard(conn)))
+    gutted = prepare([write(tmp_path / "g.yaml", manifest(ENV, "a", prune=True))], Heard(conn))
     assert gutted.plans[0].mass_removal
 
-    with pytest.raises(operations.ApplyRefused, match="refusing to apply: the plan for production"):
+    with pytest.raises(ApplyRefused, match="refusing to apply: the plan for production"):
         operations.refuse_mass_removal(gutted.plans, allowed=False)
 
     assert store.revision(conn, ENV) == 1
@@ -180,8 +180,10 @@ def test_mass_removal_is_refused_without_writing(conn, tmp_path):
 
 
 def test_a_plan_changed_under_the_lock_is_stale_and_writes_nothing(conn, tmp_path):
-    first = prepare([manifest(tmp_path, "name: a")], Heard(conn))
-    apply(prepare([manifest(tmp_path, "name: a, enabled: false", name="o.yaml")], Heard(conn)))
+    first = prepare([manifest_file(tmp_path, ENV, "a")], Heard(conn))
+    apply(
+        prepare([write(tmp_path / "o.yaml", manifest(ENV, "name: a, enabled: false"))], Heard(conn))
+    )
 
     with pytest.raises(StaleRevision, match="the registry changed while this plan was made"):
         apply(first)

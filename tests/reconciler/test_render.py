@@ -21,6 +21,7 @@ from reconciler.plan import Plan, change_for
 from reconciler.views import ENTRIES, HISTORY, Format
 from registry.entry import Entry
 from registry.store import AuditRecord
+from tests.helpers import entry
 
 TERMINAL = "\x1b]0;TITLE\x07\x1b[2J"
 FORMULA = "=cmd|' /C calc'!A0"
@@ -30,23 +31,17 @@ HOSTILE = (TERMINAL, FORMULA, MARKDOWN, BIDI, "evil\rroot", "two\nlines")
 CONTROLS = ("\x1b", "\x07", "\r", "\u202e")
 
 
-def entry(name: str, **fields) -> Entry:
-    base = {
-        "model_name": name,
-        "environment": "production",
-        "namespace": "system",
-        "endpoint": f"{name}.system.svc.cluster.local:8000",
-        "updated_at": datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
-    }
-    return Entry(**{**base, **fields})
+def stored(name: str, **fields) -> Entry:
+    """A row as the registry returns it: with its update time."""
+    return entry(name, **{"updated_at": datetime(2026, 1, 2, 3, 4, tzinfo=UTC), **fields})
 
 
 def hostile_plan(value: str) -> Plan:
     changes = (
-        change_for(None, entry(value)),
-        change_for(entry("a"), entry("a", endpoint=value)),
+        change_for(None, stored(value)),
+        change_for(stored("a"), stored("a", endpoint=value)),
     )
-    reasoned = change_for(entry("b"), entry("b", status="pending"))
+    reasoned = change_for(stored("b"), stored("b", status="pending"))
     changes += (type(reasoned)(**{**vars(reasoned), "reason": value}),)
     return Plan(
         "production",
@@ -92,7 +87,7 @@ def test_markdown_shows_the_hostile_endpoint_as_code():
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_list_table_and_csv(value):
-    entries = [entry("ok"), entry("b", endpoint=value, namespace=value)]
+    entries = [stored("ok"), stored("b", endpoint=value, namespace=value)]
     table = ENTRIES.render(entries, Format.table)
     assert_no_controls(table)
     assert len(table.splitlines()) == 5
@@ -105,10 +100,10 @@ def test_list_table_and_csv(value):
 
 
 def test_csv_keeps_ordinary_values_as_they_are():
-    [row] = csv.DictReader(io.StringIO(ENTRIES.render([entry("llama-2-7b")], Format.csv)))
+    [row] = csv.DictReader(io.StringIO(ENTRIES.render([stored("llama-2-7b")], Format.csv)))
     assert row["model_name"] == "llama-2-7b"
-    assert row["endpoint"] == "llama-2-7b.system.svc.cluster.local:8000"
-    [row] = csv.DictReader(io.StringIO(ENTRIES.render([entry("x", endpoint=FORMULA)], Format.csv)))
+    assert row["endpoint"] == "llama-2-7b-production.system.svc.cluster.local:8000"
+    [row] = csv.DictReader(io.StringIO(ENTRIES.render([stored("x", endpoint=FORMULA)], Format.csv)))
     assert row["endpoint"] == "'" + FORMULA
 
 

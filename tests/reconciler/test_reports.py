@@ -5,17 +5,7 @@ from xml.etree import ElementTree
 from reconciler import operator, reports
 from reconciler.manifest import Finding
 from reconciler.plan import Plan, change_for
-from registry.entry import Entry
-
-
-def entry(name, **fields):
-    base = {
-        "model_name": name,
-        "environment": "production",
-        "namespace": "system",
-        "endpoint": f"{name}-production.system.svc.cluster.local:8000",
-    }
-    return Entry(**{**base, **fields})
+from tests.helpers import entry
 
 
 def test_terraform_report_maps_actions_to_gitlab_counts():

@@ -9,16 +9,15 @@ import pytest
 from markdown_it import MarkdownIt
 
 from reconciler.safe_text import (
-    InvalidText,
     csv_cell,
     escape,
     excerpt,
     md_code,
     md_text,
     printable,
-    redact_url,
-    redact_urls,
 )
+from registry.errors import InvalidText
+from registry.redact import redact_url, redact_urls
 
 CONTROL_CATEGORIES = ("Cc", "Cf", "Cs", "Zl", "Zp")
 

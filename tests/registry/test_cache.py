@@ -1,25 +1,12 @@
 """The Redis cache and its outbox against real Redis and PostgreSQL."""
 
-import threading
-
 import pytest
 
-from reconciler import operator
-from reconciler.apply import apply
 from registry import store
-from registry.cache import Cache, CacheUnavailable, Route, decode, encode, sync_outbox
+from registry.cache import Cache, Route, decode, encode, sync_outbox
 from registry.entry import cache_key
-from tests.conftest import free_port
-
-ENV = "development"
-KEY = cache_key(ENV, "llama-2-7b")
-
-
-@pytest.fixture
-def cache(redis_url):
-    cache = Cache(redis_url)
-    yield cache
-    cache.close()
+from registry.errors import CacheUnavailable, InvalidSetting
+from tests.helpers import ENV, KEY, free_port, in_threads, register
 
 
 @pytest.fixture
@@ -28,17 +15,6 @@ def down_cache():
     cache = Cache(f"redis://:s3cret-pass@127.0.0.1:{free_port()}/0")
     yield cache
     cache.close()
-
-
-def register(conn, model="llama-2-7b", cache=None, **kwargs):
-    plan = operator.register(
-        store.get_entry(conn, ENV, model),
-        store.revision(conn, ENV),
-        model_name=model,
-        environment=ENV,
-        **kwargs,
-    )
-    return apply(conn, plan, actor="tester", cache=cache)
 
 
 def outbox(conn):
@@ -114,21 +90,12 @@ def test_many_concurrent_syncs_delete_every_key_once(conn, database_url, cache):
     for index in range(30):
         register(conn, f"m{index}")
     synced = []
-    errors = []
 
     def sync():
-        try:
-            with db.connect(db.Target(database_url, "test")) as own:
-                synced.append(sync_outbox(own, cache))
-        except Exception as error:  # collected: a thread's exception would be lost
-            errors.append(error)
+        with db.connect(db.Target(database_url, "test")) as own:
+            synced.append(sync_outbox(own, cache))
 
-    threads = [threading.Thread(target=sync) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert in_threads(sync, 4) == []
     assert sum(synced) == 30 and outbox(conn) == []
 
 
@@ -156,7 +123,7 @@ def test_invalidating_one_environment_leaves_the_others(cache):
 
 
 def test_a_url_that_is_not_redis_is_a_clear_error_without_the_password():
-    with pytest.raises(CacheUnavailable) as raised:
+    with pytest.raises(InvalidSetting) as raised:
         Cache("http://user:s3cret-pass@example.invalid/0")
     assert "s3cret-pass" not in str(raised.value)
     assert "REDIS_URL" in str(raised.value)

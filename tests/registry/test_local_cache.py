@@ -14,30 +14,26 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import operator
-from reconciler.apply import apply
-from registry import names, store
-from registry.cache import Cache, Route, decode, encode
+from registry.cache import Cache, Route, decode
 from registry.entry import cache_key
 from registry.errors import DatabaseUnavailable, ModelNotFound, ModelNotReady, RegistryError
 from registry.local_cache import ABSENT, LocalCache
 from registry.lookup import Resolver
-from tests.conftest import ROOT, free_port
-from tests.registry import test_lookup
-from tests.registry.test_lookup import (
+from registry.settings import Settings
+from tests.helpers import (
     DEADLINE,
     ENDPOINT,
     ENV,
     KEY,
     MODEL,
+    POISONED,
+    ROOT,
+    free_port,
     register,
     set_status,
+    synced,
     wait_for,
 )
-
-# The lookup tests' fixtures: the router's Redis, and a Resolver on it.
-cache = test_lookup.cache
-resolver = test_lookup.resolver
 
 
 def source(resolver, model=MODEL):
@@ -48,16 +44,6 @@ def source(resolver, model=MODEL):
 def held_locally(resolver, model=MODEL):
     """Resolve until the answer comes from memory (database, then Redis, then local)."""
     wait_for(lambda: source(resolver, model) == "local", "a local copy")
-
-
-def register_model(conn, model, cache=None):
-    plan = operator.register(
-        store.get_entry(conn, ENV, model),
-        store.revision(conn, ENV),
-        model_name=model,
-        environment=ENV,
-    )
-    apply(conn, plan, actor="tester", cache=cache)
 
 
 def commandstats(client) -> dict[str, int]:
@@ -102,7 +88,7 @@ def test_not_found_is_held_locally_and_a_register_drops_it(conn, resolver, cache
     not_found()  # from Redis, now held
     hits = resolver.stats.local_hits
     assert not_found() == hits + 1
-    register(conn, cache)
+    synced(register(conn, cache=cache))
     assert resolver.resolve_with_source(MODEL, ENV) == (
         Route(MODEL, ENV, "system", ENDPOINT, "ready"),
         "database",
@@ -148,7 +134,7 @@ def invalidate_by_cli(conn, cache, cli):
 
 INVALIDATIONS = {
     # apply's outbox sync, through the one write path
-    "disable": lambda conn, cache, cli: set_status(conn, cache, "disable"),
+    "disable": lambda conn, cache, cli: synced(set_status(conn, "disable", cache=cache)),
     "registry cache invalidate": invalidate_by_cli,
     "redis-cli DEL": lambda conn, cache, cli: cache.client.delete(KEY),
     "FLUSHDB": lambda conn, cache, cli: cache.client.flushdb(),
@@ -202,7 +188,7 @@ def test_redis_restarted_under_a_local_copy(conn, resolver, cache, redis_server)
     finally:
         redis_server.start()
     held_locally(resolver)
-    set_status(conn, cache, "disable")
+    synced(set_status(conn, "disable", cache=cache))
     with pytest.raises(ModelNotReady):
         resolver.resolve(MODEL, ENV)
 
@@ -212,7 +198,7 @@ def test_the_tier_holds_at_most_its_size_least_recently_used_out(
 ):
     models = [f"model-{n}" for n in range(5)]
     for model in models:
-        register_model(conn, model)
+        register(conn, model)
     with Resolver(database_url, cache=Cache(redis_url), local_cache_size=3) as resolver:
         wait_for(lambda: resolver.local_cache_active, "tracking")
         for model in models:
@@ -224,10 +210,11 @@ def test_the_tier_holds_at_most_its_size_least_recently_used_out(
         assert source(resolver, models[2]) == "redis"  # ...at the cost of the oldest
 
 
-def test_size_zero_turns_the_tier_off(conn, database_url, redis_url, monkeypatch):
-    monkeypatch.setenv("REGISTRY_LOCAL_CACHE_SIZE", "0")
+def test_size_zero_turns_the_tier_off(conn, database_url, redis_url):
+    environ = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
     register(conn)
-    with Resolver(database_url, cache=Cache(redis_url)) as resolver:
+    settings = Settings.from_env({**environ, "REGISTRY_LOCAL_CACHE_SIZE": "0"})
+    with Resolver.from_settings(settings) as resolver:
         assert [source(resolver) for _ in range(3)] == ["database", "redis", "redis"]
         assert not resolver.local_cache_active
 
@@ -253,10 +240,9 @@ def test_without_redis_there_is_no_local_tier(conn, database_url):
         ("REGISTRY_CACHE_TTL", "3.5"),
     ],
 )
-def test_settings_are_ascii_integers_in_range(database_url, monkeypatch, name, value):
-    monkeypatch.setenv(name, value)
+def test_settings_are_ascii_integers_in_range(name, value):
     with pytest.raises(RegistryError) as raised:
-        Resolver(database_url)
+        Settings.from_env({name: value})
     assert str(raised.value).startswith(f"invalid {name} {value!r}: use a whole number of ")
 
 
@@ -287,7 +273,7 @@ def test_an_invalidation_between_the_redis_read_and_the_store_wins(
 
         def change():
             if event == "a push":
-                set_status(conn, cache, "disable")
+                synced(set_status(conn, "disable", cache=cache))
             else:
                 [tracker] = tracker_ids(cache.client)
                 cache.client.client_kill_filter(_id=tracker)
@@ -332,42 +318,6 @@ def test_a_push_not_yet_read_already_stops_local_answers(redis_url, cache, monke
         tier.close()
 
 
-POISONED = {
-    "100,000 nested brackets": b"[" * 100_000,
-    "nested within the size": b'{"a":' * 500 + b"1" + b"}" * 500,
-    "over 4 KiB": encode(Route(MODEL, ENV, "system", ENDPOINT, "ready")).encode() + b" " * 4096,
-    "not JSON": b"not json",
-    "not UTF-8": b'{"missing": true, "\xff": 1}',
-    "a list": b"[1]",
-    "another model": encode(Route("mistral-7b", ENV, "system", ENDPOINT, "ready")).encode(),
-    "another environment": encode(Route(MODEL, "production", "system", ENDPOINT, "ready")).encode(),
-    "endpoint null": json.dumps(
-        {"model_name": MODEL, "environment": ENV, "namespace": "system", "endpoint": None}
-        | {"status": "ready"}
-    ).encode(),
-    "status unknown": encode(Route(MODEL, ENV, "system", ENDPOINT, "weird")).encode(),
-    "endpoint off the cluster": encode(
-        Route(MODEL, ENV, "system", "evil.example.com:8000", "ready")
-    ).encode(),
-    "endpoint with a path": encode(
-        Route(MODEL, ENV, "system", "evil.com:80/x.svc.cluster.local:8000", "ready")
-    ).encode(),
-    "port out of range": encode(
-        Route(MODEL, ENV, "system", names.convention_endpoint(MODEL, ENV, port=70000), "ready")
-    ).encode(),
-    "namespace not a label": encode(Route(MODEL, ENV, "Sys tem", ENDPOINT, "ready")).encode(),
-    "a number for a string": json.dumps(
-        {"model_name": MODEL, "environment": ENV, "namespace": 7, "endpoint": ENDPOINT}
-        | {"status": "ready"}
-    ).encode(),
-    "an extra field": json.dumps(
-        Route(MODEL, ENV, "system", ENDPOINT, "ready").to_dict() | {"weight": "1"}
-    ).encode(),
-    "missing: 1": b'{"missing": 1}',
-    "missing and more": b'{"missing": true, "endpoint": "x"}',
-}
-
-
 @pytest.mark.parametrize("value", POISONED.values(), ids=POISONED.keys())
 def test_a_poisoned_cache_value_is_a_counted_miss_refilled_from_the_database(
     conn, resolver, cache, value
@@ -397,7 +347,7 @@ def test_metrics_count_each_result_and_the_local_entries(conn, database_url, red
         assert metrics.get_sample_value("registry_local_cache_entries") == 1
         with pytest.raises(ModelNotFound):
             resolver.resolve("unknown-model", ENV)
-        set_status(conn, cache, "disable")
+        synced(set_status(conn, "disable", cache=cache))
         with pytest.raises(ModelNotReady):
             resolver.resolve(MODEL, ENV)
         conn.execute("ALTER TABLE model_registry_entries RENAME TO hidden_entries")
@@ -486,7 +436,7 @@ def test_no_replica_serves_a_route_50ms_after_its_disable_returned(
         for _ in range(100):
             for action in ("disable", "enable"):
                 started = time.monotonic()
-                set_status(conn, cache, action)  # asserts nothing is left pending
+                synced(set_status(conn, action, cache=cache))  # asserts nothing is left pending
                 flips.append((action, started, time.monotonic()))
                 time.sleep(HOLD)
     finally:

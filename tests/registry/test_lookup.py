@@ -6,14 +6,12 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
 import psutil
 import pytest
 
-from reconciler import operator
 from reconciler.apply import apply
 from reconciler.plan import Plan, change_for
 from registry import lookup, names, store
@@ -27,64 +25,19 @@ from registry.errors import (
     RegistryError,
 )
 from registry.lookup import Resolver
-from tests.conftest import free_port
-
-ENV = "development"
-MODEL = "llama-2-7b"
-ENDPOINT = names.convention_endpoint(MODEL, ENV)
-KEY = cache_key(ENV, MODEL)
-# Guards against a hung test, never asserted on: every wait below is for an event.
-DEADLINE = 60
-
-
-@pytest.fixture
-def cache(redis_url):
-    """The router's Redis, and a second client for the test to look at it."""
-    cache = Cache(redis_url)
-    yield cache
-    cache.close()
-
-
-@pytest.fixture
-def resolver(conn, database_url, redis_url):
-    with Resolver(database_url, cache=Cache(redis_url), cache_retry_interval=0) as resolver:
-        yield resolver
-
-
-def change(conn, cache, build):
-    """Apply the one-entry plan ``build(current, revision)``, invalidating ``cache``."""
-    plan = build(store.get_entry(conn, ENV, MODEL), store.revision(conn, ENV))
-    result = apply(conn, plan, actor="tester", cache=cache)
-    assert result.applied and result.pending_invalidations == 0
-    return result
-
-
-def register(conn, cache=None, **kwargs):
-    return change(
-        conn,
-        cache,
-        lambda current, revision: operator.register(
-            current, revision, model_name=MODEL, environment=ENV, **kwargs
-        ),
-    )
-
-
-def set_status(conn, cache, action):
-    return change(
-        conn,
-        cache,
-        lambda current, revision: operator.set_status(
-            current, revision, model_name=MODEL, environment=ENV, action=action
-        ),
-    )
-
-
-def wait_for(condition, what):
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.02)
+from registry.settings import Settings
+from tests.helpers import (
+    DEADLINE,
+    ENDPOINT,
+    ENV,
+    KEY,
+    MODEL,
+    free_port,
+    register,
+    set_status,
+    synced,
+    wait_for,
+)
 
 
 def test_miss_reads_the_database_and_fills_the_cache_with_the_ttl(conn, resolver, cache):
@@ -99,15 +52,14 @@ def test_miss_reads_the_database_and_fills_the_cache_with_the_ttl(conn, resolver
     assert (stats.cache_misses, stats.cache_hits, stats.database_queries) == (1, 1, 1)
 
 
-def test_ttl_comes_from_registry_cache_ttl(conn, database_url, cache, monkeypatch):
+def test_ttl_comes_from_registry_cache_ttl(conn, database_url, cache):
     register(conn)
-    monkeypatch.setenv("REGISTRY_CACHE_TTL", "7")
-    with Resolver(database_url, cache=Cache(cache.url)) as resolver:
+    environ = {"DATABASE_URL": database_url, "REDIS_URL": cache.url, "REGISTRY_CACHE_TTL": "7"}
+    with Resolver.from_settings(Settings.from_env(environ)) as resolver:
         resolver.resolve(MODEL, ENV)
     assert 0 < cache.client.pttl(KEY) <= 7000
-    monkeypatch.setenv("REGISTRY_CACHE_TTL", "soon")
     with pytest.raises(RegistryError, match="invalid REGISTRY_CACHE_TTL 'soon'"):
-        Resolver(database_url)
+        Settings.from_env({**environ, "REGISTRY_CACHE_TTL": "soon"})
 
 
 def test_a_cache_hit_does_not_touch_the_database(conn, resolver):
@@ -137,7 +89,7 @@ def test_unknown_model_is_not_found_and_register_clears_the_negative_cache(conn,
     with pytest.raises(ModelNotFound):
         resolver.resolve(MODEL, ENV)
     assert resolver.stats.database_queries == 1
-    register(conn, cache)
+    synced(register(conn, cache=cache))
     assert resolver.resolve(MODEL, ENV).endpoint == ENDPOINT
 
 
@@ -162,21 +114,21 @@ def test_every_kind_of_change_is_seen_at_once(conn, resolver, cache):
 
     with pytest.raises(ModelNotFound):
         resolver.resolve(MODEL, ENV)
-    cached_then_changed(lambda: register(conn, cache))  # create
+    cached_then_changed(lambda: synced(register(conn, cache=cache)))  # create
     assert resolver.resolve(MODEL, ENV).endpoint == ENDPOINT
 
     moved = names.convention_endpoint(MODEL, ENV, port=9000)
-    cached_then_changed(lambda: register(conn, cache, endpoint=moved))  # update
+    cached_then_changed(lambda: synced(register(conn, cache=cache, endpoint=moved)))  # update
     assert resolver.resolve(MODEL, ENV).endpoint == moved
 
-    cached_then_changed(lambda: set_status(conn, cache, "disable"))
+    cached_then_changed(lambda: synced(set_status(conn, "disable", cache=cache)))
     with pytest.raises(ModelNotReady, match=r"\(status: disabled\)"):
         resolver.resolve(MODEL, ENV)
 
-    cached_then_changed(lambda: set_status(conn, cache, "enable"))
+    cached_then_changed(lambda: synced(set_status(conn, "enable", cache=cache)))
     assert resolver.resolve(MODEL, ENV).endpoint == moved
 
-    cached_then_changed(lambda: set_status(conn, cache, "deregister"))
+    cached_then_changed(lambda: synced(set_status(conn, "deregister", cache=cache)))
     with pytest.raises(ModelNotReady, match=r"\(status: disabled\)"):
         resolver.resolve(MODEL, ENV)
     assert [r.action for r in store.history(conn)] == [
@@ -207,7 +159,7 @@ def test_a_fill_that_lands_after_a_change_is_refused(conn, database_url, redis_u
     held = HeldFills(redis_url)
     with Resolver(database_url, cache=held) as resolver:
         assert resolver.resolve(MODEL, ENV).endpoint == ENDPOINT  # answered; its fill waits
-        set_status(conn, cache, "disable")  # committed and invalidated meanwhile
+        synced(set_status(conn, "disable", cache=cache))  # committed and invalidated meanwhile
         held.release.set()
         resolver.flush()
         assert not cache.client.exists(KEY)  # the old route was not put back

@@ -7,14 +7,11 @@ registry_writer and registry_reader run the CLI and try what they must not do.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
-from tests.reconciler.cli.test_declarative_commands import manifest, write
+from tests.helpers import manifest, write
 
 WRITE_ONLY_AS_OWNER = [
     "TRUNCATE registry_audit_log",
@@ -26,28 +23,6 @@ WRITE_ONLY_AS_OWNER = [
     "DELETE FROM model_registry_entries",
     "DROP TABLE registry_audit_log",
 ]
-
-
-@pytest.fixture
-def login(pg_admin_url, conn) -> Iterator:
-    """``login("registry_writer")``: the URL of a new LOGIN member of that role.
-
-    ``conn`` (the owner's connection) has migrated the database first, so the
-    roles exist; the members are dropped again (roles are cluster-wide).
-    """
-    created = []
-
-    def make(role: str) -> str:
-        name = f"{role}_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-            admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'pw' IN ROLE {role}")
-        created.append(name)
-        return make_conninfo(conn.info.dsn, user=name, password="pw")
-
-    yield make
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        for name in created:
-            admin.execute(f"DROP ROLE IF EXISTS {name}")
 
 
 def as_user(cli, url: str):
@@ -80,22 +55,14 @@ def test_roles_exist_without_login(conn):
     assert rows == [("registry_reader", False), ("registry_writer", False)]
 
 
-def test_migrating_a_second_database_finds_the_roles_there_already(conn, pg_admin_url):
+def test_migrating_a_second_database_finds_the_roles_there_already(conn, empty_database_url):
     from registry import db
 
-    name = f"registry_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = make_conninfo(pg_admin_url, dbname=name)
-        db.connect(db.Target(url=url, description="second")).close()
-        with psycopg.connect(url) as second:
-            assert second.execute(
-                "SELECT has_table_privilege('registry_writer', 'model_registry_entries', 'INSERT')"
-            ).fetchone() == (True,)
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    db.connect(db.Target(url=empty_database_url, description="second")).close()
+    with psycopg.connect(empty_database_url) as second:
+        assert second.execute(
+            "SELECT has_table_privilege('registry_writer', 'model_registry_entries', 'INSERT')"
+        ).fetchone() == (True,)
 
 
 def test_a_writer_applies_and_registers_but_cannot_rewrite_the_audit_log(cli, login, production):

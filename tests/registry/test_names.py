@@ -1,12 +1,14 @@
 """Pure rules: names, the endpoint policy, and how a change is classified."""
 
+from functools import partial
+
 import pytest
 
 from reconciler import operator
 from reconciler.plan import Plan, change_for
 from registry import names
-from registry.entry import Entry
 from registry.errors import InvalidEndpoint, InvalidName, ModelNotFound
+from tests.helpers import HOSTILE_ENDPOINTS, MODEL, entry
 
 
 @pytest.mark.parametrize("name", ["llama-2-7b", "gpt-neo", "a", "m7"])
@@ -34,37 +36,6 @@ def test_convention_endpoint():
     )
 
 
-# Every endpoint of issue 11 that the old suffix test let through, and syntax mistakes.
-HOSTILE_ENDPOINTS = [
-    "evil.com:80/x.svc.cluster.local:8000",
-    "http://evil.com/.svc.cluster.local:8000",
-    "user@evil.com/.svc.cluster.local:8000",
-    "evil.com#.svc.cluster.local:8000",
-    "evil.com?.svc.cluster.local:8000",
-    "10.0.0.1 .svc.cluster.local:8000",
-    ".svc.cluster.local:80",
-    "\u0430.svc.cluster.local:80",  # Cyrillic a
-    "a.b.svc.cluster.local:\u0668\u0660",  # Arabic-Indic 80
-    "a.b.svc.cluster.local:\uff11\uff12\uff13",  # full-width 123
-    "=cmd|x.svc.cluster.local:80",
-    "a.b.svc.cluster.local:8000.0",
-    "evil.example.com:8000",
-    "x.svc.cluster.local:80",  # one label: the namespace is missing
-    "a.b.c.svc.cluster.local:80",  # three labels
-    "a.b.svc.cluster.local",
-    "a.b.svc.cluster.local:0",
-    "a.b.svc.cluster.local:65536",
-    "a.b.svc.cluster.local:08000",
-    "a.b.svc.cluster.local:+80",
-    "a.b.svc.cluster.local:80\n",
-    "A.b.svc.cluster.local:80",
-    "-a.b.svc.cluster.local:80",
-    f"{'a' * 64}.b.svc.cluster.local:80",
-    ":80",
-    "",
-]
-
-
 @pytest.mark.parametrize("endpoint", HOSTILE_ENDPOINTS)
 def test_endpoint_policy_refuses(endpoint):
     with pytest.raises(InvalidEndpoint, match="an endpoint must be an in-cluster Service"):
@@ -83,26 +54,19 @@ def test_endpoint_policy_accepts(endpoint, port):
     assert names.parse_endpoint(endpoint) == (endpoint.rpartition(":")[0], port)
 
 
-def entry(**fields):
-    base = dict(
-        model_name="llama-2-7b",
-        environment="development",
-        namespace="system",
-        endpoint="llama-2-7b-development.system.svc.cluster.local:8000",
-    )
-    return Entry(**{**base, **fields})
+llama = partial(entry, MODEL, "development")  # an entry of llama-2-7b in development
 
 
 @pytest.mark.parametrize(
     ("before", "after", "action"),
     [
-        (None, entry(), "create"),
-        (entry(), entry(status="disabled"), "disable"),
-        (entry(status="disabled"), entry(), "enable"),
-        (entry(status="disabled", deregistered=True), entry(), "enable"),
-        (entry(), entry(status="disabled", deregistered=True), "deregister"),
-        (entry(), entry(endpoint="other.system.svc.cluster.local:8000"), "update"),
-        (entry(status="disabled"), entry(namespace="inference"), "update"),
+        (None, llama(), "create"),
+        (llama(), llama(status="disabled"), "disable"),
+        (llama(status="disabled"), llama(), "enable"),
+        (llama(status="disabled", deregistered=True), llama(), "enable"),
+        (llama(), llama(status="disabled", deregistered=True), "deregister"),
+        (llama(), llama(endpoint="other.system.svc.cluster.local:8000"), "update"),
+        (llama(status="disabled"), llama(namespace="inference"), "update"),
     ],
 )
 def test_change_classification(before, after, action):
@@ -110,13 +74,13 @@ def test_change_classification(before, after, action):
 
 
 def test_no_change_ignores_bookkeeping_fields():
-    assert change_for(entry(id=1, health="Healthy"), entry(id=None, health="Unknown")) is None
+    assert change_for(llama(id=1, health="Healthy"), llama(id=None, health="Unknown")) is None
 
 
 def test_update_lists_field_differences():
-    change = change_for(entry(), entry(endpoint="x.system.svc.cluster.local:9000"))
+    change = change_for(llama(), llama(endpoint="x.system.svc.cluster.local:9000"))
     assert [(f.name, f.old, f.new) for f in change.fields] == [
-        ("endpoint", entry().endpoint, "x.system.svc.cluster.local:9000")
+        ("endpoint", llama().endpoint, "x.system.svc.cluster.local:9000")
     ]
 
 
@@ -153,7 +117,7 @@ def test_register_off_convention_endpoint_warns():
 
 
 def test_register_same_values_is_a_no_op():
-    current = entry(managed_by="cli")
+    current = llama(managed_by="cli")
     plan = operator.register(current, 5, model_name="llama-2-7b", environment="development")
     assert not plan.has_changes and plan.unchanged == 1
 

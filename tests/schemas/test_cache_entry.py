@@ -16,8 +16,7 @@ from registry.cache import Cache, Route, decode, encode
 from registry.entry import Entry
 from registry.errors import ModelNotFound, ModelNotReady
 from registry.lookup import Resolver
-from tests.registry.test_local_cache import POISONED
-from tests.registry.test_lookup import ENV
+from tests.helpers import ENV, POISONED
 
 # Refused by the lookup because of the key the value sits under, which the schema cannot see.
 FOREIGN = {"another model", "another environment"}

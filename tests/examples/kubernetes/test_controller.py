@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 MANIFEST = ROOT / "examples/kubernetes/controller.yaml"
 SERVICE_ACCOUNT = ("model-registry-controller", "model-registry")

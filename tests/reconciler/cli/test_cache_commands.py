@@ -7,12 +7,7 @@ import redis
 
 from registry import store
 from registry.entry import cache_key
-from tests.conftest import free_port
-
-ENV = "development"
-MODEL = "llama-2-7b"
-ENDPOINT = "llama-2-7b-development.system.svc.cluster.local:8000"
-KEY = cache_key(ENV, MODEL)
+from tests.helpers import ENDPOINT, ENV, KEY, MODEL, fails, free_port, ok
 
 
 @pytest.fixture
@@ -32,14 +27,9 @@ def client(redis_url):
     client.close()
 
 
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result
-
-
 def failed(result, message):
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == f"error: {message}"
+    """The one `error:` paragraph is exactly ``message``, and nothing went to stdout."""
+    assert fails(result).splitlines()[-1] == f"error: {message}"
     assert result.stdout == ""
 
 

@@ -7,48 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-
-EXAMPLES = ROOT / "examples"
-
-
-def manifest(environment: str, *models: str, prune: bool = False) -> str:
-    """A manifest; each model is a YAML flow mapping body, e.g. "name: a, enabled: false"."""
-    items = "\n".join(f"    - {{{m}}}" for m in models)
-    return (
-        "apiVersion: registry.vllm.ai/v1\n"
-        "kind: ModelRegistry\n"
-        f"metadata:\n  environment: {environment}\n"
-        f"spec:\n  prune: {str(prune).lower()}\n"
-        f"  models:{' []' if not models else ''}\n{items}\n"
-    )
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-def entries(cli, environment: str = "production") -> list[dict]:
-    result = cli("list", "--environment", environment, "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def state(cli, environment: str = "production") -> list[tuple]:
-    """What a user error must leave untouched: every entry, plus the audit log."""
-    rows = [
-        (e["model_name"], e["status"], e["endpoint"], e["deregistered_at"], e["updated_at"])
-        for e in entries(cli, environment)
-    ]
-    history = cli("history", "--format", "json")
-    return rows, json.loads(history.stdout)
-
-
-def applied(cli, path: Path, *extra: str):
-    result = cli("apply", str(path), "--auto-approve", *extra)
-    assert result.returncode == 0, result.stderr
-    return result
+from tests.helpers import (
+    EXAMPLES,
+    ROOT,
+    applied,
+    cli_state,
+    listed,
+    manifest,
+    on_terminal,
+    run_cli,
+    write,
+)
 
 
 @pytest.fixture
@@ -72,7 +41,6 @@ def seeded(cli, tmp_path):
 
 
 def test_validate_needs_no_database(tmp_path):
-    from tests.conftest import run_cli
 
     # An unreachable database proves validate never connects.
     env = {"DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/none"}
@@ -82,7 +50,6 @@ def test_validate_needs_no_database(tmp_path):
 
 
 def test_validate_reports_every_finding_and_fails(tmp_path):
-    from tests.conftest import run_cli
 
     bad = write(tmp_path / "a.yaml", manifest("production", "name: Bad", "name: x, enabeld: true"))
     warned = write(
@@ -205,9 +172,9 @@ def test_plan_markdown(cli, change_set):
 
 
 def test_plan_writes_nothing(cli, change_set):
-    before = state(cli)
+    before = cli_state(cli)
     assert cli("plan", str(change_set)).returncode == 0
-    assert state(cli) == before
+    assert cli_state(cli) == before
 
 
 def test_detailed_exitcode(cli, seeded, change_set):
@@ -218,14 +185,14 @@ def test_detailed_exitcode(cli, seeded, change_set):
 
 def test_invalid_manifest_exits_1_and_touches_nothing(cli, seeded, tmp_path):
     bad = write(tmp_path / "bad.yaml", manifest("production", "name: a", "name: a"))
-    before = state(cli)
+    before = cli_state(cli)
     for command in (("plan", "--detailed-exitcode"), ("apply", "--auto-approve")):
         result = cli(command[0], str(bad), *command[1:])
         assert result.returncode == 1
         assert f"{bad}:9:14: error: model 'a' is listed twice, at lines 8 and 9" in result.stderr
         assert "error: 1 error(s) in the manifests (listed above)" in result.stderr
         assert result.stdout == ""
-    assert state(cli) == before
+    assert cli_state(cli) == before
 
 
 def test_a_folder_with_several_environments_plans_each(cli):
@@ -250,7 +217,9 @@ def test_prune_off_leaves_unlisted_entries(cli, seeded, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "    ? phi-2" in result.stdout
     applied(cli, kept)
-    assert {e["model_name"]: e["status"] for e in entries(cli)}["phi-2"] == "ready"
+    assert {e["model_name"]: e["status"] for e in listed(cli, "--environment", "production")}[
+        "phi-2"
+    ] == "ready"
 
 
 def test_prune_on_deregisters_unlisted_entries(cli, seeded, tmp_path):
@@ -267,7 +236,7 @@ def test_prune_on_deregisters_unlisted_entries(cli, seeded, tmp_path):
     result = cli("plan", str(pruned))
     assert "  - phi-2 (deregister)\n" in result.stdout
     applied(cli, pruned)
-    phi = next(e for e in entries(cli) if e["model_name"] == "phi-2")
+    phi = next(e for e in listed(cli, "--environment", "production") if e["model_name"] == "phi-2")
     assert phi["status"] == "disabled" and phi["deregistered_at"]
     # deregistered rows are neither changed again nor reported as unmanaged
     again = cli("plan", str(pruned), "--detailed-exitcode")
@@ -286,16 +255,18 @@ def test_mass_removal_warns_in_plan_and_is_refused_by_apply(cli, seeded, tmp_pat
         result.stdout
     )
     assert "MASS REMOVAL" in result.stderr
-    before = state(cli)
+    before = cli_state(cli)
     refused = cli("apply", str(gutted), "--auto-approve")
     assert refused.returncode == 1
     assert "error: refusing to apply: the plan for production disables or deregisters most" in (
         refused.stderr
     )
     assert "--allow-mass-removal" in refused.stderr
-    assert state(cli) == before
+    assert cli_state(cli) == before
     applied(cli, gutted, "--allow-mass-removal")
-    assert sorted(e["model_name"] for e in entries(cli) if e["deregistered_at"]) == [
+    assert sorted(
+        e["model_name"] for e in listed(cli, "--environment", "production") if e["deregistered_at"]
+    ) == [
         "gpt-neo",
         "mistral-7b",
         "phi-2",
@@ -306,9 +277,9 @@ def test_a_saved_mass_removal_plan_is_refused_too(cli, seeded, tmp_path):
     gutted = write(tmp_path / "p.yaml", manifest("production", "name: llama-2-7b", prune=True))
     saved = tmp_path / "plan.json"
     assert cli("plan", str(gutted), "--out", str(saved)).returncode == 0
-    before = state(cli)
+    before = cli_state(cli)
     assert cli("apply", str(saved)).returncode == 1
-    assert state(cli) == before
+    assert cli_state(cli) == before
     assert cli("apply", str(saved), "--allow-mass-removal").returncode == 0
 
 
@@ -316,12 +287,12 @@ def test_a_saved_mass_removal_plan_is_refused_too(cli, seeded, tmp_path):
 
 
 def test_apply_refuses_to_prompt_without_a_terminal(cli, change_set):
-    before = state(cli)
+    before = cli_state(cli)
     result = cli("apply", str(change_set), input="yes\n")
     assert result.returncode == 1
     assert "error: refusing to ask for confirmation: stdin is not a terminal" in result.stderr
     assert "--auto-approve" in result.stderr
-    assert state(cli) == before
+    assert cli_state(cli) == before
 
 
 def test_apply_examples(cli):
@@ -329,7 +300,10 @@ def test_apply_examples(cli):
     assert result.returncode == 0, result.stderr
     for environment in ("development", "production", "staging"):
         assert f'Applied to environment "{environment}", now at revision 1.' in result.stderr
-    staging = {e["model_name"]: (e["status"], e["namespace"]) for e in entries(cli, "staging")}
+    staging = {
+        e["model_name"]: (e["status"], e["namespace"])
+        for e in listed(cli, "--environment", "staging")
+    }
     assert staging == {
         "llama-2-7b": ("ready", "system"),
         "gpt-neo": ("ready", "system"),
@@ -350,7 +324,10 @@ def test_saved_plan_is_applied_exactly(cli, change_set, tmp_path):
     result = cli("apply", str(saved))
     assert result.returncode == 0, result.stderr
     assert 'Applied to environment "production", now at revision 3.' in result.stderr
-    status = {e["model_name"]: (e["status"], e["namespace"]) for e in entries(cli)}
+    status = {
+        e["model_name"]: (e["status"], e["namespace"])
+        for e in listed(cli, "--environment", "production")
+    }
     assert status == {
         "llama-2-7b": ("ready", "system"),
         "gpt-neo": ("ready", "inference"),
@@ -368,14 +345,14 @@ def test_stale_saved_plan_is_refused(cli, change_set, tmp_path):
     assert (
         cli("disable", "--model-name", "llama-2-7b", "--environment", "production").returncode == 0
     )
-    before = state(cli)
+    before = cli_state(cli)
     result = cli("apply", str(saved))
     assert result.returncode == 1
     assert (
         "error: saved plan is stale: environment 'production' is at revision 3, the plan was "
         "made at revision 2. Nothing was written; run plan again"
     ) in result.stderr
-    assert state(cli) == before
+    assert cli_state(cli) == before
 
 
 def test_altered_saved_plan_is_refused(cli, change_set, tmp_path):
@@ -384,15 +361,15 @@ def test_altered_saved_plan_is_refused(cli, change_set, tmp_path):
     data = json.loads(saved.read_text())
     data["changes"][0]["after"]["endpoint"] = "evil.default.svc.cluster.local:80"
     saved.write_text(json.dumps(data))
-    before = state(cli)
+    before = cli_state(cli)
     result = cli("apply", str(saved))
     assert result.returncode == 1
     assert "was altered after it was written (checksum mismatch)" in result.stderr
-    assert state(cli) == before
+    assert cli_state(cli) == before
 
 
 def test_a_file_that_is_not_a_saved_plan_is_refused(cli, change_set, tmp_path):
-    before = state(cli)
+    before = cli_state(cli)
     printed = tmp_path / "printed.json"
     printed.write_text(cli("plan", str(change_set), "--format", "json").stdout)
     result = cli("apply", str(printed))
@@ -402,7 +379,7 @@ def test_a_file_that_is_not_a_saved_plan_is_refused(cli, change_set, tmp_path):
     result = cli("apply", str(other))
     assert result.returncode == 1
     assert f"error: {other} is not a saved plan" in result.stderr
-    assert state(cli) == before
+    assert cli_state(cli) == before
 
 
 # --- export ----------------------------------------------------------------------------------
@@ -437,41 +414,25 @@ def test_export_validates_and_plans_no_changes(cli, seeded, tmp_path):
     assert cli("export", "--environment", "production").stdout == text.rstrip("\n") + "\n"
 
 
-def run_on_terminal(database_url: str, args: list[str], answer: bytes) -> tuple[int, str]:
-    """Run `registry` on a pseudo-terminal and type ``answer`` at the confirmation prompt."""
-    import os
-    import pty
-
-    from tests.conftest import BIN
-
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env["DATABASE_URL"] = database_url
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: becomes `registry` with the terminal as stdin
-        os.execve(str(BIN / "registry"), ["registry", *args], env)
-    output, answered = b"", False
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:  # the child exited and closed the terminal
-            break
-        if not chunk:
-            break
-        output += chunk
-        if not answered and b'Only "yes" is accepted' in output:
-            os.write(fd, answer)
-            answered = True
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), output.decode()
+def confirm(database_url: str, path: Path, answer: bytes) -> tuple[int, str]:
+    """`registry apply PATH` on a terminal, ``answer`` typed at the confirmation prompt."""
+    code, shown = on_terminal(
+        "apply",
+        str(path),
+        env={"DATABASE_URL": database_url},
+        answer=answer,
+        prompt=b'Only "yes" is accepted',
+    )
+    return code, shown.decode()
 
 
 def test_apply_asks_for_confirmation_on_a_terminal(cli, database_url, change_set):
-    before = state(cli)
-    code, output = run_on_terminal(database_url, ["apply", str(change_set)], b"no\n")
+    before = cli_state(cli)
+    code, output = confirm(database_url, change_set, b"no\n")
     assert code == 1
     assert "Apply cancelled: nothing was written." in output
-    assert state(cli) == before
-    code, output = run_on_terminal(database_url, ["apply", str(change_set)], b"yes\n")
+    assert cli_state(cli) == before
+    code, output = confirm(database_url, change_set, b"yes\n")
     assert code == 0, output
     assert 'Applied to environment "production", now at revision 3.' in output
-    assert {e["model_name"] for e in entries(cli)} >= {"qwen-7b"}
+    assert {e["model_name"] for e in listed(cli, "--environment", "production")} >= {"qwen-7b"}

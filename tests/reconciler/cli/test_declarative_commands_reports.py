@@ -3,8 +3,7 @@
 import json
 from xml.etree import ElementTree
 
-from tests.conftest import run_cli
-from tests.reconciler.cli.test_declarative_commands import EXAMPLES, manifest, write
+from tests.helpers import EXAMPLES, manifest, run_cli, write
 
 INVALID = (
     "apiVersion: registry.vllm.ai/v1\n"

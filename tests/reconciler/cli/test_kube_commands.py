@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from tests.fakes.kube import FakeKube, deployment
+from tests.helpers import history, listed, manifest_file, ok
 
 ENV = "production"
 
 
-def manifest(tmp_path: Path, *models: str, environment: str = ENV, extra: str = "") -> Path:
-    lines = [
-        "apiVersion: registry.vllm.ai/v1",
-        "kind: ModelRegistry",
-        "metadata:",
-        f"  environment: {environment}",
-        "spec:",
-        extra,
-        "  models:",
-        *(f"    - name: {m}" for m in models),
-    ]
-    path = tmp_path / f"{environment}.yaml"
-    path.write_text("\n".join(line for line in lines if line) + "\n")
-    return path
-
-
-def entries(cli) -> dict[str, dict]:
-    result = cli("list", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return {e["model_name"]: e for e in json.loads(result.stdout)}
+def models(cli) -> dict[str, dict]:
+    return {e["model_name"]: e for e in listed(cli)}
 
 
 def revision(cli, environment: str = ENV) -> int:
-    result = cli("history", "--environment", environment, "--format", "json")
-    return max((r["revision"] for r in json.loads(result.stdout)), default=0)
+    return max((r["revision"] for r in history(cli, "--environment", environment)), default=0)
 
 
-def apply(cli, *args: str):
+def auto_apply(cli, *args: str):
     return cli("apply", *map(str, args), "--auto-approve")
 
 
@@ -47,7 +26,7 @@ def test_plan_shows_pending_with_the_rollout_reason(kube: FakeKube, cli, tmp_pat
     kube.add_model("llama-2-7b", ENV)
     kube.add_model("mistral-7b", ENV, ready=0)
 
-    result = cli("plan", str(manifest(tmp_path, "llama-2-7b", "mistral-7b", "gpt-neo")))
+    result = cli("plan", str(manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b", "gpt-neo")))
 
     assert result.returncode == 0, result.stderr
     text = result.stdout
@@ -60,55 +39,55 @@ def test_plan_shows_pending_with_the_rollout_reason(kube: FakeKube, cli, tmp_pat
     )
     assert "deployment gpt-neo-production not found in namespace system" in gpt
     assert kube.count() == 2  # one namespace: one list of each kind
-    assert entries(cli) == {}  # plan writes nothing
+    assert models(cli) == {}  # plan writes nothing
 
 
 def test_pending_becomes_ready_on_a_later_apply(kube: FakeKube, cli, tmp_path):
-    path = manifest(tmp_path, "llama-2-7b")
+    path = manifest_file(tmp_path, ENV, "llama-2-7b")
     kube.add_model("llama-2-7b", ENV, ready=0)
 
-    first = apply(cli, path)
+    first = auto_apply(cli, path)
 
     assert first.returncode == 0, first.stderr
-    entry = entries(cli)["llama-2-7b"]
+    entry = models(cli)["llama-2-7b"]
     assert (entry["status"], entry["health"]) == ("pending", "Progressing")
     assert entry["last_health_check"]
 
     kube.set_deployment(deployment("llama-2-7b-production", "system"))
-    second = apply(cli, path)
+    second = auto_apply(cli, path)
 
     assert second.returncode == 0, second.stderr
     assert '"pending" -> "ready"' in second.stdout
-    entry = entries(cli)["llama-2-7b"]
+    entry = models(cli)["llama-2-7b"]
     assert (entry["status"], entry["health"]) == ("ready", "Healthy")
     assert revision(cli) == 2
 
 
 def test_ready_entry_whose_deployment_degrades_is_planned_to_pending(kube: FakeKube, cli, tmp_path):
-    path = manifest(tmp_path, "llama-2-7b")
+    path = manifest_file(tmp_path, ENV, "llama-2-7b")
     kube.add_model("llama-2-7b", ENV)
-    assert apply(cli, path).returncode == 0
+    assert auto_apply(cli, path).returncode == 0
     kube.set_deployment(deployment("llama-2-7b-production", "system", deadline_exceeded=True))
 
-    result = apply(cli, path)
+    result = auto_apply(cli, path)
 
     assert result.returncode == 0, result.stderr
     assert "exceeded its progress deadline" in result.stdout
-    entry = entries(cli)["llama-2-7b"]
+    entry = models(cli)["llama-2-7b"]
     assert (entry["status"], entry["health"]) == ("pending", "Degraded")
 
 
 def test_health_only_apply_records_the_check_without_a_revision(kube: FakeKube, cli, tmp_path):
-    path = manifest(tmp_path, "llama-2-7b")
+    path = manifest_file(tmp_path, ENV, "llama-2-7b")
     kube.add_model("llama-2-7b", ENV)
-    assert apply(cli, path).returncode == 0
-    checked = entries(cli)["llama-2-7b"]["last_health_check"]
+    assert auto_apply(cli, path).returncode == 0
+    checked = models(cli)["llama-2-7b"]["last_health_check"]
 
-    result = apply(cli, path)
+    result = auto_apply(cli, path)
 
     assert result.returncode == 0, result.stderr
     assert "No changes to apply." in result.stderr
-    assert entries(cli)["llama-2-7b"]["last_health_check"] > checked
+    assert models(cli)["llama-2-7b"]["last_health_check"] > checked
     assert revision(cli) == 1
     exported = cli("export", "--environment", ENV, "--out", str(tmp_path / "export.yaml"))
     assert exported.returncode == 0, exported.stderr
@@ -119,12 +98,12 @@ def test_health_only_apply_records_the_check_without_a_revision(kube: FakeKube, 
 def test_saved_plan_records_the_health_seen_when_planning(kube: FakeKube, cli, tmp_path):
     kube.add_model("llama-2-7b", ENV)
     saved = tmp_path / "plan.json"
-    assert cli("plan", str(manifest(tmp_path, "llama-2-7b")), "--out", str(saved)).returncode == 0
+    ok(cli("plan", str(manifest_file(tmp_path, ENV, "llama-2-7b")), "--out", str(saved)))
 
     result = cli("apply", str(saved))
 
     assert result.returncode == 0, result.stderr
-    entry = entries(cli)["llama-2-7b"]
+    entry = models(cli)["llama-2-7b"]
     assert (entry["status"], entry["health"]) == ("ready", "Healthy")
     assert entry["last_health_check"]
     assert kube.count() == 2  # applying a saved plan does not observe again
@@ -135,12 +114,14 @@ def test_wait_applies_once_the_deployment_is_ready(kube: FakeKube, cli, tmp_path
     # Rolling out at the first observation, finished at the next: no race with start-up.
     kube.ready_after_lists("llama-2-7b-production", "system", 1)
 
-    result = apply(cli, manifest(tmp_path, "llama-2-7b"), "--wait", "--timeout", "120")
+    result = auto_apply(
+        cli, manifest_file(tmp_path, ENV, "llama-2-7b"), "--wait", "--timeout", "120"
+    )
 
     assert result.returncode == 0, result.stderr
     assert "Waiting for 1 deployment(s) to become healthy" in result.stderr
     assert "production/llama-2-7b" in result.stderr
-    entry = entries(cli)["llama-2-7b"]
+    entry = models(cli)["llama-2-7b"]
     assert (entry["status"], entry["health"]) == ("ready", "Healthy")
     assert revision(cli) == 1  # one apply, after the wait, not pending first
 
@@ -149,11 +130,13 @@ def test_wait_timing_out_applies_what_it_has(kube: FakeKube, cli, tmp_path):
     kube.add_model("llama-2-7b", ENV)
     kube.add_model("gpt-neo", ENV, paused=True)
 
-    result = apply(cli, manifest(tmp_path, "llama-2-7b", "gpt-neo"), "--wait", "--timeout", "1")
+    result = auto_apply(
+        cli, manifest_file(tmp_path, ENV, "llama-2-7b", "gpt-neo"), "--wait", "--timeout", "1"
+    )
 
     assert result.returncode == 0, result.stderr
     assert "--wait timed out after 1 s; applying production/gpt-neo as pending" in result.stderr
-    found = entries(cli)
+    found = models(cli)
     assert (found["llama-2-7b"]["status"], found["gpt-neo"]["status"]) == ("ready", "pending")
     assert found["gpt-neo"]["health"] == "Suspended"
 
@@ -161,20 +144,20 @@ def test_wait_timing_out_applies_what_it_has(kube: FakeKube, cli, tmp_path):
 def test_wait_is_refused_for_a_saved_plan(kube: FakeKube, cli, tmp_path):
     kube.add_model("llama-2-7b", ENV)
     saved = tmp_path / "plan.json"
-    assert cli("plan", str(manifest(tmp_path, "llama-2-7b")), "--out", str(saved)).returncode == 0
+    ok(cli("plan", str(manifest_file(tmp_path, ENV, "llama-2-7b")), "--out", str(saved)))
 
     result = cli("apply", str(saved), "--wait")
 
     assert result.returncode == 1
     assert "error: --wait re-plans from the manifests" in result.stderr
-    assert entries(cli) == {}
+    assert models(cli) == {}
 
 
 def test_no_kube_skips_observation(kube: FakeKube, cli, tmp_path):
-    result = apply(cli, manifest(tmp_path, "llama-2-7b"), "--no-kube")
+    result = auto_apply(cli, manifest_file(tmp_path, ENV, "llama-2-7b"), "--no-kube")
 
     assert result.returncode == 0, result.stderr
-    entry = entries(cli)["llama-2-7b"]
+    entry = models(cli)["llama-2-7b"]
     assert (entry["status"], entry["health"], entry["last_health_check"]) == (
         "ready",
         "Unknown",
@@ -187,10 +170,10 @@ def test_no_kubeconfig_is_said_once_and_models_are_ready(cli, tmp_path, monkeypa
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     folder = tmp_path / "manifests"
     folder.mkdir()
-    manifest(folder, "llama-2-7b", environment="staging")
-    manifest(folder, "gpt-neo", environment="production")
+    manifest_file(folder, "staging", "llama-2-7b")
+    manifest_file(folder, "production", "gpt-neo")
 
-    result = apply(cli, folder)
+    result = auto_apply(cli, folder)
 
     assert result.returncode == 0, result.stderr
     notice = (
@@ -198,7 +181,7 @@ def test_no_kubeconfig_is_said_once_and_models_are_ready(cli, tmp_path, monkeypa
         "health is not checked (Unknown)"
     )
     assert result.stderr.count(notice) == 1
-    assert {m: (e["status"], e["health"]) for m, e in entries(cli).items()} == {
+    assert {m: (e["status"], e["health"]) for m, e in models(cli).items()} == {
         "llama-2-7b": ("ready", "Unknown"),
         "gpt-neo": ("ready", "Unknown"),
     }
@@ -207,7 +190,7 @@ def test_no_kubeconfig_is_said_once_and_models_are_ready(cli, tmp_path, monkeypa
 def test_explicit_context_without_kubeconfig_is_an_error(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
 
-    result = cli("plan", str(manifest(tmp_path, "llama-2-7b")), "--kube-context", "prod")
+    result = cli("plan", str(manifest_file(tmp_path, ENV, "llama-2-7b")), "--kube-context", "prod")
 
     assert result.returncode == 1
     assert "error: --kube-context prod was given but no kubeconfig found" in result.stderr
@@ -215,7 +198,7 @@ def test_explicit_context_without_kubeconfig_is_an_error(cli, tmp_path, monkeypa
 
 def test_manifest_context_selects_the_cluster(kube: FakeKube, cli, tmp_path):
     kube.add_model("llama-2-7b", ENV)
-    wrong = manifest(tmp_path, "llama-2-7b", extra="  kube:\n    context: other-cluster")
+    wrong = manifest_file(tmp_path, ENV, "llama-2-7b", spec="  kube:\n    context: other-cluster")
 
     result = cli("plan", str(wrong))
 
@@ -243,12 +226,12 @@ def test_cluster_errors_fail_apply_and_write_nothing(
     kube.add_model("llama-2-7b", ENV)
     arrange(kube)
 
-    result = apply(cli, manifest(tmp_path, "llama-2-7b"))
+    result = auto_apply(cli, manifest_file(tmp_path, ENV, "llama-2-7b"))
 
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith(f"error: {message}")
     assert "Traceback" not in result.stderr
-    assert entries(cli) == {}
+    assert models(cli) == {}
     assert revision(cli) == 0
 
 
@@ -256,25 +239,25 @@ def test_server_error_then_success_still_applies(kube: FakeKube, cli, tmp_path):
     kube.add_model("llama-2-7b", ENV)
     kube.fail(500, times=1)
 
-    result = apply(cli, manifest(tmp_path, "llama-2-7b"))
+    result = auto_apply(cli, manifest_file(tmp_path, ENV, "llama-2-7b"))
 
     assert result.returncode == 0, result.stderr
-    assert entries(cli)["llama-2-7b"]["status"] == "ready"
+    assert models(cli)["llama-2-7b"]["status"] == "ready"
     assert kube.count() == 3
 
 
-def register(cli, *args: str):
+def register_in_development(cli, *args: str):
     return cli("register", "--model-name", "llama-2-7b", "--environment", "development", *args)
 
 
 def test_register_verifies_health_and_records_it(kube: FakeKube, cli):
     kube.add_model("llama-2-7b", "development", replicas=2)
 
-    result = register(cli)
+    result = register_in_development(cli)
 
     assert result.returncode == 0, result.stderr
     assert "Deployment is healthy (2/2 replicas ready)." in result.stderr
-    entry = entries(cli)["llama-2-7b"]
+    entry = models(cli)["llama-2-7b"]
     assert (entry["status"], entry["health"]) == ("ready", "Healthy")
     assert entry["last_health_check"]
 
@@ -282,7 +265,7 @@ def test_register_verifies_health_and_records_it(kube: FakeKube, cli):
 def test_register_refuses_an_unhealthy_deployment_and_writes_nothing(kube: FakeKube, cli):
     kube.add_model("llama-2-7b", "development", ready=0)
 
-    result = register(cli)
+    result = register_in_development(cli)
 
     assert result.returncode == 1
     assert result.stderr.startswith(
@@ -291,45 +274,45 @@ def test_register_refuses_an_unhealthy_deployment_and_writes_nothing(kube: FakeK
         "and nothing was written."
     )
     assert "--no-verify-health" in result.stderr
-    assert entries(cli) == {}
+    assert models(cli) == {}
 
 
 def test_register_refuses_a_service_without_the_endpoint_port(kube: FakeKube, cli):
     kube.add_model("llama-2-7b", "development", ports=(8080,))
 
-    result = register(cli)
+    result = register_in_development(cli)
 
     assert result.returncode == 1
     assert "does not expose port 8000 (exposed: 8080)" in result.stderr
-    assert entries(cli) == {}
+    assert models(cli) == {}
 
 
 def test_register_without_verification_skips_the_cluster(kube: FakeKube, cli):
-    result = register(cli, "--no-verify-health")
+    result = register_in_development(cli, "--no-verify-health")
 
     assert result.returncode == 0, result.stderr
-    assert entries(cli)["llama-2-7b"]["health"] == "Unknown"
+    assert models(cli)["llama-2-7b"]["health"] == "Unknown"
     assert kube.count() == 0
 
 
 def test_register_without_a_cluster_says_so_and_registers(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
 
-    result = register(cli)
+    result = register_in_development(cli)
 
     assert result.returncode == 0, result.stderr
     assert "kubernetes: no kubeconfig found" in result.stderr
-    assert entries(cli)["llama-2-7b"]["status"] == "ready"
+    assert models(cli)["llama-2-7b"]["status"] == "ready"
 
 
 def test_register_with_a_forbidding_cluster_writes_nothing(kube: FakeKube, cli):
     kube.fail(403, times=10)
 
-    result = register(cli)
+    result = register_in_development(cli)
 
     assert result.returncode == 1
     assert "error: cannot list deployments in namespace system" in result.stderr
-    assert entries(cli) == {}
+    assert models(cli) == {}
 
 
 def test_health_command_reports_replicas(kube: FakeKube, cli):

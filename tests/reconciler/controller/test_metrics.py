@@ -5,13 +5,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from reconciler.controller.metrics import Metrics, MetricsError, MetricsServer
+from reconciler.controller.metrics import Metrics, MetricsServer
+from registry.errors import MetricsError
+from tests.helpers import http_get
 
 ENV = "production"
 
@@ -32,12 +32,7 @@ def served(readiness: dict) -> Iterator[tuple[Metrics, MetricsServer]]:
 
 
 def fetch(server: MetricsServer, path: str) -> tuple[int, str, str]:
-    url = f"http://127.0.0.1:{server.port}{path}"
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode(), response.headers["Content-Type"]
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode(), error.headers["Content-Type"]
+    return http_get(f"http://127.0.0.1:{server.port}{path}")
 
 
 def scrape(server: MetricsServer) -> dict[tuple[str, tuple], float]:

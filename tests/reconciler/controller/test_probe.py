@@ -1,4 +1,4 @@
-"""Prober against a real fake vLLM server, directly (the proxy path is in test_controller)."""
+"""Prober against a real fake vLLM server, directly (the proxy path is in test_loop)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,8 @@ from tests.fakes.vllm import FakeVLLM
 
 
 @pytest.fixture
-def server():
-    vllm = FakeVLLM(["llama-2-7b"])
-    yield vllm
-    vllm.close()
+def server(vllm) -> FakeVLLM:
+    return vllm("llama-2-7b")
 
 
 def probe(server_or_port, *, api_key: str | None = None, model: str = "llama-2-7b"):

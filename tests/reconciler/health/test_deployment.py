@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.health import (
-    DEGRADED,
-    HEALTHY,
-    MISSING,
-    PROGRESSING,
-    SUSPENDED,
-    Health,
-    model_health,
-)
+from reconciler.health import Health, model_health
 from reconciler.health.deployment import deployment_health
 from reconciler.health.service import service_health
 from tests.fakes.kube import deployment, service
 
 NAME, NS = "llama-2-7b-development", "system"
+# The words as stored and printed (a contract): registry.vocabulary.Health must equal them.
+HEALTHY, PROGRESSING, DEGRADED = "Healthy", "Progressing", "Degraded"
+SUSPENDED, MISSING = "Suspended", "Missing"
 
 
 def health_of(**fields) -> Health:

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 
-from tests.conftest import BIN, ROOT
 from tests.fakes.kube import FakeKube
+from tests.helpers import BIN, ROOT, cli_env, listed
 
 SCRIPT = ROOT / "scripts/vllm/register-model.sh"
 
 
 def run_script(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DATABASE_URL=database_url, PATH=f"{BIN}{os.pathsep}{env['PATH']}")
+    env = cli_env({"DATABASE_URL": database_url})
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
     return subprocess.run(
         [str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=120
     )
-
-
-def entries(cli) -> list[dict]:
-    result = cli("list", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 def test_healthy_deployment_is_registered_with_the_workflow_output(
@@ -45,7 +38,7 @@ def test_healthy_deployment_is_registered_with_the_workflow_output(
         "[INFO] Registering model in registry...",
         "[INFO] ✓ Model registered successfully",
     ]
-    [entry] = entries(cli)
+    [entry] = listed(cli)
     assert (entry["model_name"], entry["status"], entry["health"]) == (
         "llama-2-7b",
         "ready",
@@ -62,7 +55,7 @@ def test_namespace_defaults_to_system_and_shows_replica_counts(kube: FakeKube, d
     assert result.returncode == 0, result.stderr
     assert "[INFO]   Namespace: system" in result.stdout
     assert "[INFO] ✓ Deployment is healthy (3/3 replicas ready)" in result.stdout
-    assert [e["namespace"] for e in entries(cli)] == ["system"]
+    assert [e["namespace"] for e in listed(cli)] == ["system"]
 
 
 def test_unhealthy_deployment_fails_clearly_and_registers_nothing(
@@ -81,7 +74,7 @@ def test_unhealthy_deployment_fails_clearly_and_registers_nothing(
         "[ERROR]   Check it with: kubectl rollout status deployment/llama-2-7b-development "
         "-n inference",
     ]
-    assert entries(cli) == []
+    assert listed(cli) == []
 
 
 def test_missing_deployment_fails(kube: FakeKube, database_url, cli):
@@ -90,7 +83,7 @@ def test_missing_deployment_fails(kube: FakeKube, database_url, cli):
     assert result.returncode == 1
     assert "[ERROR] ✗ Deployment is not healthy: Missing" in result.stderr
     assert "deployment gpt-neo-production not found in namespace system" in result.stderr
-    assert entries(cli) == []
+    assert listed(cli) == []
 
 
 def test_no_cluster_configured_fails_instead_of_registering_blind(
@@ -102,7 +95,7 @@ def test_no_cluster_configured_fails_instead_of_registering_blind(
 
     assert result.returncode == 1
     assert result.stderr.startswith("[ERROR] cannot check the health of llama-2-7b: no kubeconfig")
-    assert entries(cli) == []
+    assert listed(cli) == []
 
 
 def test_forbidden_cluster_fails_with_the_refused_verb(kube: FakeKube, database_url, cli):
@@ -112,7 +105,7 @@ def test_forbidden_cluster_fails_with_the_refused_verb(kube: FakeKube, database_
 
     assert result.returncode == 1
     assert "[ERROR] cannot list deployments in namespace system" in result.stderr
-    assert entries(cli) == []
+    assert listed(cli) == []
 
 
 def test_invalid_model_name_fails_before_anything(kube: FakeKube, database_url, cli):
@@ -121,7 +114,7 @@ def test_invalid_model_name_fails_before_anything(kube: FakeKube, database_url, 
     assert result.returncode == 1
     assert "[ERROR] invalid model name 'Llama_2'" in result.stderr
     assert kube.count() == 0
-    assert entries(cli) == []
+    assert listed(cli) == []
 
 
 def test_wrong_usage_prints_usage(database_url):

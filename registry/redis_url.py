@@ -1,0 +1,213 @@
+"""REDIS_URL: the one place a Redis URL is checked, described without secrets and connected.
+
+Two forms (docs/architecture.md, "Cache protocol"):
+
+- ``redis://[[user]:password@]host[:port][/db][?option=value...]``, and
+  ``rediss://`` and ``unix://``: redis-py's own URLs, handed to it unchanged.
+- ``redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service_name[/db]
+  [?option=value...]``: the form of the Redis-Sentinel-Url package, also read by
+  RedisVL and Prefect. Every ``host:port`` is a Sentinel (port 26379 when left
+  out); ``service_name`` is the name of its ``sentinel monitor`` line; the user and
+  password authenticate to the master, as in ``redis://``. The options
+  ``sentinel_username`` and ``sentinel_password`` authenticate to the Sentinels
+  (they have their own ``requirepass``); any other option is a redis-py URL
+  option for the master connections. Every connection asks a Sentinel for the
+  master's address first, so new connections follow a failover.
+
+A URL may hold passwords: no error message quotes any part of it, and
+``RedisUrl.redact`` takes them out of driver messages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from .errors import InvalidSetting
+
+if TYPE_CHECKING:
+    import redis
+
+SENTINEL_SCHEME = "redis+sentinel"
+DEFAULT_SENTINEL_PORT = 26379
+SENTINEL_OPTIONS = ("sentinel_username", "sentinel_password")
+FORMS = (
+    "redis://[:PASSWORD@]HOST:PORT/DB, or "
+    "redis+sentinel://[:PASSWORD@]SENTINEL:PORT[,SENTINEL:PORT...]/SERVICE_NAME[/DB]"
+)
+# A DNS name, an IPv4 address or a bracketed IPv6 address; nothing a terminal interprets.
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\]")
+# Sentinel accepts any name without spaces; these characters would end a URL part.
+_SERVICE = re.compile(r"[!-~]{1,128}")
+_SERVICE_STOPS = frozenset("/?#@,%")
+
+
+@dataclass(frozen=True)
+class RedisUrl:
+    """A checked REDIS_URL. ``sentinels`` is empty for a direct URL."""
+
+    url: str = field(repr=False)
+    description: str  # where it points, without user or password
+    sentinels: tuple[tuple[str, int], ...] = ()
+    service_name: str = ""
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def redact(self, text: str) -> str:
+        """``text`` without any password of the URL (as written or percent-decoded)."""
+        for secret in self.secrets:
+            text = text.replace(secret, "****")
+        return text
+
+    def explain(self, error: Exception) -> str:
+        """A driver error as one line without secrets."""
+        if type(error).__name__ == "MasterNotFoundError":  # its text is a dump of clients
+            return (
+                f"no Sentinel answered with the master of {self.service_name!r}: they are "
+                "unreachable, or none monitors that service, or its master is down"
+            )
+        return self.redact(str(error).strip() or type(error).__name__)
+
+    def pool(self, **options: Any) -> redis.ConnectionPool:
+        """A connection pool to the Redis the URL names (the master, through Sentinel).
+
+        ``options`` are redis-py connection options; those written in the URL win, as in
+        ``ConnectionPool.from_url``.
+        """
+        import redis
+
+        if not self.sentinels:
+            return redis.ConnectionPool.from_url(self.url, **options)
+        from redis.sentinel import Sentinel, SentinelConnectionPool
+
+        query = _query(self.url)
+        sentinel_auth = {
+            name.removeprefix("sentinel_"): query.pop(name)
+            for name in SENTINEL_OPTIONS
+            if name in query
+        }
+        # The Sentinels get the master's timeouts and retries: a dead one must fail as fast.
+        sentinel_options = {
+            k: v for k, v in options.items() if k.startswith("socket_") or k == "retry"
+        }
+        manager = Sentinel(self.sentinels, sentinel_kwargs={**sentinel_options, **sentinel_auth})
+        connection = {**options, **_master_options(self.url, query)}
+        return SentinelConnectionPool(self.service_name, manager, **connection)
+
+
+def parse(url: str) -> RedisUrl:
+    """Check REDIS_URL; InvalidSetting (never quoting the URL) when it is not usable."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme == SENTINEL_SCHEME:
+        return _parse_sentinel(url)
+    if scheme.endswith("+sentinel"):
+        raise _invalid(
+            f"the scheme {scheme}:// is not supported (TLS to Sentinel is not implemented)"
+        )
+    import redis.connection
+
+    try:
+        parts = urlsplit(url)
+        redis.connection.parse_url(url)
+    except ValueError:
+        raise _invalid("it is not a Redis URL") from None
+    secrets = _secrets(parts.password)
+    if parts.scheme == "unix":
+        return RedisUrl(url, f"unix socket {parts.path}", secrets=secrets)
+    host = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+    db = parts.path if parts.path not in ("", "/") else "/0"
+    return RedisUrl(url, f"{host}{db}", secrets=secrets)
+
+
+def _parse_sentinel(url: str) -> RedisUrl:
+    rest = url.partition("://")[2]
+    if "#" in rest:
+        raise _invalid("a Sentinel URL has no #fragment")
+    rest, _, query = rest.partition("?")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, hosts = netloc.rpartition("@")
+    sentinels = tuple(_address(part, number) for number, part in enumerate(hosts.split(","), 1))
+    service, _, db = path.partition("/")
+    if not slash or not _SERVICE.fullmatch(service) or _SERVICE_STOPS & set(service):
+        raise _invalid(
+            "it names no Sentinel service: write the name of the `sentinel monitor` line "
+            "after the addresses (printable ASCII, at most 128 characters)"
+        )
+    if db and not (db.isascii() and db.isdigit() and len(db) <= 5):
+        raise _invalid("the database after the service name is not a number")
+    try:
+        options = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise _invalid("its ?options are not name=value pairs joined by &") from None
+    password = userinfo.partition(":")[2] if at else ""
+    secrets = _secrets(password, *options.get("sentinel_password", ()))
+    checked = RedisUrl(url, "", sentinels, service, secrets)
+    try:
+        _master_options(url, _query(url))  # redis-py's own check of the options
+    except ValueError as error:
+        raise _invalid(checked.redact(str(error)).rstrip(".")) from None
+    where = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in sentinels)
+    description = f"{service}/{db or 0} via Sentinel {where}"
+    return RedisUrl(url, description, sentinels, service, secrets)
+
+
+def _address(text: str, number: int) -> tuple[str, int]:
+    """``host[:port]`` of the ``number``th Sentinel (IPv6 in brackets)."""
+    host, port = text, ""
+    if not text.endswith("]") and ":" in text:
+        host, _, port = text.rpartition(":")
+    if not _HOST.fullmatch(host):
+        raise _invalid(
+            f"Sentinel address {number} is not HOST[:PORT] (a DNS name, an IPv4 address "
+            "or an IPv6 address in brackets)"
+        )
+    if port and not (port.isascii() and port.isdigit() and 0 < int(port[:6]) < 65536):
+        raise _invalid(f"the port of Sentinel address {number} is not a number from 1 to 65535")
+    return host.strip("[]"), int(port or DEFAULT_SENTINEL_PORT)
+
+
+def _query(url: str) -> dict[str, str]:
+    query = url.partition("?")[2]
+    return {name: values[-1] for name, values in parse_qs(query, keep_blank_values=True).items()}
+
+
+def _master_options(url: str, query: dict[str, str]) -> dict[str, Any]:
+    """redis-py's options for the master: credentials, database and URL options, parsed by
+    redis-py itself from the equivalent ``redis://`` URL (no host: Sentinel names it)."""
+    import redis.connection
+
+    rest = url.partition("://")[2].partition("?")[0]
+    netloc, _, path = rest.partition("/")
+    userinfo, at, _ = netloc.rpartition("@")
+    db = path.partition("/")[2] or "0"
+    plain = {k: v for k, v in query.items() if k not in SENTINEL_OPTIONS}
+    options = redis.connection.parse_url(
+        f"redis://{userinfo}{at}localhost/{quote(db)}?{urlencode(plain)}"
+    )
+    options.pop("host", None)
+    return options
+
+
+def _secrets(*passwords: str | None) -> tuple[str, ...]:
+    found = {form for password in passwords if password for form in (password, unquote(password))}
+    return tuple(sorted(found, key=len, reverse=True))  # longest first: no partial leftovers
+
+
+def _invalid(reason: str) -> InvalidSetting:
+    return InvalidSetting(f"invalid REDIS_URL: {reason}. Use {FORMS}")
+
+
+def current_master(pool: redis.ConnectionPool) -> tuple[str, int] | None:
+    """The master's address a Sentinel names now (None for a direct URL); asking also
+    closes the pool's idle connections to a master that is no longer the master."""
+    ask = getattr(pool, "get_master_address", None)  # SentinelConnectionPool only
+    return None if ask is None else ask()
+
+
+def disconnect(pool: redis.ConnectionPool) -> None:
+    """Close the pool's connections, and its Sentinel clients for a Sentinel URL."""
+    pool.disconnect()
+    manager = getattr(pool, "sentinel_manager", None)
+    if manager is not None:
+        manager.close()
