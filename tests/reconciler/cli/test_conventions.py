@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,10 +17,9 @@ from pathlib import Path
 import pytest
 import typer
 
-from reconciler.cli import app, run
-from tests.conftest import BIN, NOT_INHERITED, cli_env
+from reconciler.cli import app
+from tests.helpers import BIN, ROOT, cli_env, on_terminal
 
-ROOT = Path(__file__).resolve().parents[3]
 ENV = "production"
 MODELS = ("llama-2-7b", "gpt-neo", "mistral-7b")  # examples/production.yaml
 # Commands that print no result to format: a daemon (it has --log-format json) and a
@@ -39,23 +37,6 @@ def commands(command=None, path=()):
 
 def leaves():
     return [(path, c) for path, c in commands() if path and not hasattr(c, "commands")]
-
-
-@pytest.fixture
-def registry(database_url, monkeypatch, tmp_path, capsys):
-    """``registry(*args)``: run one command line in this process -> (code, stdout, stderr)."""
-    for name in NOT_INHERITED:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
-
-    def call(*args: str) -> tuple[int, str, str]:
-        code = run(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return call
 
 
 @pytest.fixture
@@ -87,9 +68,9 @@ def test_dash_h_is_help_everywhere(registry, args):
     assert out == registry(*args[:-1], "--help")[1]
 
 
-def test_admin_cli_takes_dash_h_too(capsys):
-    assert run(["registry", "list", "-h"], admin=True) == 0
-    assert capsys.readouterr().out.startswith("Usage: admin-cli registry list")
+def test_admin_cli_takes_dash_h_too(registry):
+    code, out, _ = registry("registry", "list", "-h", program="admin-cli")
+    assert code == 0 and out.startswith("Usage: admin-cli registry list")
 
 
 def test_help_groups_commands_under_their_headings_in_order(registry):
@@ -163,10 +144,7 @@ def test_list_keeps_the_workflow_formats():
     assert option.default == "table"
 
 
-def test_every_command_prints_json_that_parses(
-    registry, manifests, tmp_path, monkeypatch, redis_url, kube
-):
-    monkeypatch.setenv("KUBECONFIG", os.environ["KUBECONFIG"])  # the fake cluster
+def test_every_command_prints_json_that_parses(registry, manifests, tmp_path, redis_url, kube):
     for model in MODELS:
         kube.add_model(model, ENV, "inference" if model == "mistral-7b" else "system")
     saved = tmp_path / "plan.json"
@@ -191,9 +169,8 @@ def test_every_command_prints_json_that_parses(
         ("version",): ["version"],
     }
     assert set(runs) | NO_RESULT == {path for path, _ in leaves()}, "a command without a run"
-    monkeypatch.setenv("REDIS_URL", redis_url)
     for path, args in runs.items():
-        code, out, err = registry(*args, "-o", "json")
+        code, out, err = registry(*args, "-o", "json", env={"REDIS_URL": redis_url})
         assert code == 0, (path, err)
         json.loads(out)  # the whole of stdout is one JSON document
     # and the variants of two commands
@@ -224,8 +201,11 @@ def test_findings_go_to_stderr_and_the_verdict_to_stdout(registry, tmp_path):
     assert "warning: endpoint" in err
 
 
-def test_plan_json_stays_parseable_while_notices_and_warnings_go_to_stderr(registry, manifests):
-    code, out, err = registry("plan", str(manifests), "-o", "json")
+def test_plan_json_stays_parseable_while_notices_and_warnings_go_to_stderr(
+    registry, manifests, tmp_path
+):
+    nowhere = {"KUBECONFIG": str(tmp_path / "no-kubeconfig")}
+    code, out, err = registry("plan", str(manifests), "-o", "json", env=nowhere)
     assert code == 0
     assert json.loads(out)["environment"] == ENV
     assert "no kubeconfig found" in err  # the notice, on stderr
@@ -314,38 +294,45 @@ def test_environment_variables_are_shown_in_help(registry):
     assert "REGISTRY_NO_COLOR" in registry("--help")[1]
 
 
-def test_an_environment_variable_sets_its_option(registry, manifests, monkeypatch):
-    monkeypatch.setenv("REGISTRY_NO_KUBE", "1")
-    monkeypatch.setenv("REGISTRY_ACTOR", "pipeline-bot")
-    code, _, err = registry("apply", str(manifests), "--auto-approve")
+def test_an_environment_variable_sets_its_option(registry, manifests, tmp_path):
+    env = {
+        "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
+        "REGISTRY_NO_KUBE": "1",
+        "REGISTRY_ACTOR": "pipeline-bot",
+    }
+    code, _, err = registry("apply", str(manifests), "--auto-approve", env=env)
     assert code == 0, err
     assert "no kubeconfig found" not in err  # --no-kube came from the environment
     code, out, _ = registry("history", "-o", "json", "--limit", "1")
     assert json.loads(out)[0]["actor"] == "pipeline-bot"
 
-    monkeypatch.setenv("REGISTRY_LOCK_TIMEOUT", "soon")
-    code, _, err = registry("apply", str(manifests), "--auto-approve")
+    code, _, err = registry(
+        "apply", str(manifests), "--auto-approve", env={**env, "REGISTRY_LOCK_TIMEOUT": "soon"}
+    )
     assert code == 1
     assert "invalid lock timeout 'soon'" in err
 
 
-def test_kubeconfig_option_and_variable_replace_kubeconfig(registry, kube, tmp_path, monkeypatch):
+def test_kubeconfig_option_and_variable_replace_kubeconfig(registry, kube, tmp_path):
     kube.add_model("llama-2-7b", ENV)
     kubeconfig = os.environ["KUBECONFIG"]  # the fake cluster's
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "nothing-here"))
+    elsewhere = {"KUBECONFIG": str(tmp_path / "nothing-here")}
     health = ["health", "-e", ENV, "-m", "llama-2-7b"]
+    code, _, err = registry(*health, env=elsewhere)
+    assert code == 1 and "no kubeconfig found" in err
 
-    code, out, err = registry(*health, "--kubeconfig", kubeconfig)
+    code, out, err = registry(*health, "--kubeconfig", kubeconfig, env=elsewhere)
     assert code == 0, err
     assert out.startswith("llama-2-7b-production (namespace system): Healthy")
-
-    monkeypatch.setenv("REGISTRY_KUBECONFIG", kubeconfig)
-    assert registry(*health)[0] == 0
+    assert registry(*health, env={**elsewhere, "REGISTRY_KUBECONFIG": kubeconfig}).returncode == 0
 
     missing = str(tmp_path / "missing")
     code, _, err = registry("register", "-m", "llama-2-7b", "-e", ENV, "--kubeconfig", missing)
     assert code == 1
-    assert f"error: --kubeconfig {missing} was given but no kubeconfig found" in err
+    assert (
+        f"error: --kubeconfig {missing} was given but no kubeconfig found "
+        f"(--kubeconfig={missing} does not exist)"
+    ) in err
 
 
 def test_request_timeout_bounds_each_kubernetes_request(registry, kube):
@@ -413,28 +400,9 @@ def test_the_installed_script_completes_commands_options_and_values(words, expec
 
 
 def on_a_terminal(args: list[str], env: dict[str, str]) -> str:
-    """Run the installed `registry` with stdout and stderr on a pseudo-terminal."""
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [str(BIN / "registry"), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=terminal,
-        stderr=terminal,
-        env=cli_env(env),
-    )
-    os.close(terminal)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # EIO: the terminal closed
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(controller)
-    assert process.wait(timeout=120) in (0, 1)
-    return output.decode()
+    code, shown = on_terminal(*args, env=env)
+    assert code in (0, 1), shown
+    return shown.decode()
 
 
 @pytest.fixture
