@@ -116,7 +116,6 @@ def _global_options(
         ),
     ] = False,
 ) -> None:
-    """Declarative, GitOps-driven model registry for vLLM deployments."""
     from .session import current
 
     session = current()
