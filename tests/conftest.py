@@ -8,8 +8,10 @@ never see each other's rows.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from tests.helpers import RedisServer, run_cli
+from tests.helpers import NOT_INHERITED, ROOT, Ran, RedisServer, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +124,31 @@ def cli(database_url: str):
 
 
 @pytest.fixture
+def registry(database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """``registry("list", "-o", "json", env={...}, input="yes\\n")`` runs one command line in
+    this process (``reconciler.cli.run``) against the test database, with the environment
+    ``cli`` would give the installed script: its exit code, stdout and stderr."""
+    from reconciler.cli import run
+
+    def call(
+        *args: str, env: dict[str, str] | None = None, input: str = "", program: str = "registry"
+    ) -> Ran:
+        capsys.readouterr()  # what was written before is not this command's
+        with monkeypatch.context() as patch:
+            for name in NOT_INHERITED:
+                patch.delenv(name, raising=False)
+            for name, value in {"DATABASE_URL": database_url, **(env or {})}.items():
+                patch.setenv(name, value)
+            patch.setattr(sys, "stdin", io.StringIO(input))
+            patch.chdir(ROOT)
+            code = run(list(args), admin=program == "admin-cli")
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    return call
+
+
+@pytest.fixture
 def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A fake Kubernetes API server (tests/fakes/kube.py) that KUBECONFIG points at.
 
@@ -137,7 +164,8 @@ def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def login(pg_admin_url: str, conn) -> Iterator:
-    """``login("registry_writer")``: the URL of a new LOGIN member of that role.
+    """``login("registry_writer")``: the URL of a new LOGIN member of that role (password
+    "pw" unless told).
 
     ``conn`` (the owner's connection) has migrated the database first, so the
     roles exist; the members are dropped again (roles are cluster-wide).
@@ -147,12 +175,12 @@ def login(pg_admin_url: str, conn) -> Iterator:
 
     created = []
 
-    def make(role: str) -> str:
+    def make(role: str, password: str = "pw") -> str:
         name = f"{role}_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-            admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD 'pw' IN ROLE {role}")
+            admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{password}' IN ROLE {role}")
         created.append(name)
-        return make_conninfo(conn.info.dsn, user=name, password="pw")
+        return make_conninfo(conn.info.dsn, user=name, password=password)
 
     yield make
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
 import pytest
@@ -132,6 +132,15 @@ def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
     test passes what it means.
     """
     return {**{k: v for k, v in os.environ.items() if k not in NOT_INHERITED}, **(env or {})}
+
+
+class Ran(NamedTuple):
+    """What a command line did: ``code, out, err = ran`` or ``ran.returncode`` etc., as
+    subprocess.CompletedProcess has them."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 def run_cli(

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from reconciler.cli import run
 from reconciler.cli.errors import user_error
 from registry.errors import (
     CacheUnavailable,
@@ -22,37 +19,16 @@ from registry.errors import (
     InvalidName,
     PermissionDenied,
 )
-from tests.helpers import NOT_INHERITED
+
+pytestmark = pytest.mark.usefixtures("no_kubeconfig")
 
 PASSWORD = "s3cret-pw"
 
 
 @pytest.fixture
-def registry(monkeypatch, tmp_path, capsys):
-    """``registry(*args, env=...)`` runs one command line in this process."""
-    for name in NOT_INHERITED:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
-
-    def call(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        code = run(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return call
-
-
-@pytest.fixture
-def reader_url(pg_admin_url, conn) -> Iterator[str]:
+def reader_url(login) -> str:
     """A LOGIN member of registry_reader on the test's (migrated) database."""
-    name = f"reader_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f"CREATE ROLE {name} LOGIN PASSWORD '{PASSWORD}' IN ROLE registry_reader")
-    yield make_conninfo(conn.info.dsn, user=name, password=PASSWORD)
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f"DROP ROLE IF EXISTS {name}")
+    return login("registry_reader", password=PASSWORD)
 
 
 def one_error(code: int, err: str) -> str:
@@ -75,7 +51,6 @@ def test_a_reader_s_refused_write_is_one_clean_message(registry, reader_url, red
         *command,
         env={"DATABASE_URL": reader_url, "REDIS_URL": redis_url, "REGISTRY_AUTO_MIGRATE": "0"},
     )
-    print(err)
     line = one_error(code, err)
     assert "permission denied" in line or "may not" in line, line
 
@@ -168,3 +143,37 @@ def test_mapping_imports_no_driver():
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n"
+
+
+def test_ctrl_c_of_the_real_command_exits_130_and_writes_nothing(kube, database_url, tmp_path):
+    """SIGINT while `apply --wait` waits: one message, exit 130, no traceback, no write."""
+    import signal
+
+    from tests.helpers import finish, manifest_file, start_cli, wait_for
+
+    kube.add_model("gpt-neo", "production", paused=True)  # never becomes healthy
+    path = manifest_file(tmp_path, "production", "gpt-neo")
+    process = start_cli(
+        "apply",
+        str(path),
+        "--auto-approve",
+        "--wait",
+        "--timeout",
+        "300",
+        env={"DATABASE_URL": database_url},
+    )
+    seen = []
+
+    def waiting() -> bool:
+        seen.append(process.stderr.readline())
+        return "Waiting for" in seen[-1]
+
+    wait_for(waiting, "apply --wait waiting")
+    process.send_signal(signal.SIGINT)
+    done = finish(process)
+    err = "".join(seen) + done.stderr
+    assert done.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.rstrip().splitlines()[-1].startswith("error: interrupted; ")
+    with psycopg.connect(database_url) as check:
+        assert check.execute("SELECT count(*) FROM model_registry_entries").fetchone() == (0,)

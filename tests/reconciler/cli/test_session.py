@@ -7,32 +7,13 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import run
-from tests.helpers import NOT_INHERITED
 
 ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.usefixtures("no_kubeconfig")
+
 REGISTER = ["register", "-m", "llama-2-7b", "-e", "development"]
 CACHE_OFF = "registry: REDIS_URL is unset: cache off"
 NO_KUBE = "no kubeconfig found"
-
-
-@pytest.fixture
-def registry(database_url, monkeypatch, tmp_path, capsys):
-    """``registry(*args)`` runs one command line in this process: (exit code, stdout, stderr).
-
-    The test database, no Redis, and a KUBECONFIG that does not exist (no cluster).
-    """
-    for name in NOT_INHERITED:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
-
-    def call(*args: str) -> tuple[int, str, str]:
-        code = run(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return call
 
 
 def test_notices_are_said_once_per_run_and_again_in_the_next_run(registry, tmp_path):
