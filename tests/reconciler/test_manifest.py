@@ -472,8 +472,7 @@ def test_empty_folder(tmp_path):
 def test_other_kubernetes_yaml_in_a_folder_is_skipped(tmp_path):
     write(tmp_path / "production.yaml", VALID)
     rbac = write(
-        tmp_path,
-        "rbac.yaml",
+        tmp_path / "rbac.yaml",
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n---\nkind: RoleBinding\n",
     )
     result = load_paths([tmp_path])

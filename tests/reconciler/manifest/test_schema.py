@@ -7,6 +7,8 @@ from reconciler.manifest.findings import Findings
 from reconciler.manifest.nodes import line_count, read
 from reconciler.manifest.schema import check, validator
 
+from ...helpers import manifest
+
 VALID = {
     "apiVersion": "registry.vllm.ai/v1",
     "kind": "ModelRegistry",
@@ -28,20 +30,12 @@ def schema_findings(text: str) -> list[tuple[int, int, str]]:
 
 
 def test_an_unknown_key_suggests_the_close_one_at_the_key():
-    text = (
-        "apiVersion: registry.vllm.ai/v1\nkind: ModelRegistry\nmetadata:\n"
-        "  environment: production\n  enviroment: x\nspec:\n  models: []\n"
-    )
-    assert schema_findings(text) == [
-        (5, 3, "unknown key 'enviroment' in metadata (did you mean 'environment'?)")
+    assert schema_findings(manifest("production", "a", spec="  namspace: x")) == [
+        (6, 3, "unknown key 'namspace' in spec (did you mean 'namespace'?)")
     ]
 
 
 def test_a_wrong_type_is_said_where_the_value_is():
-    text = (
-        "apiVersion: registry.vllm.ai/v1\nkind: ModelRegistry\nmetadata:\n"
-        "  environment: production\nspec:\n  models:\n    - name: a\n      enabled: 'yes'\n"
-    )
-    assert schema_findings(text) == [
-        (8, 16, "spec.models[0].enabled: must be of type boolean, got string 'yes'")
+    assert schema_findings(manifest("production", "name: a, enabled: 'yes'")) == [
+        (8, 26, "spec.models[0].enabled: must be of type boolean, got string 'yes'")
     ]
