@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import socketserver
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -20,14 +18,9 @@ import pytest
 from registry.cache import Cache
 from registry.errors import RegistryError
 from registry.lookup import Resolver
+from tests.fakes.gitlab import NOTES, TOKEN, FakeGitLab
 from tests.helpers import ENV, MODEL, free_port, register
-from tests.scripts.ci.test_post_mr_note_in_place import (
-    NOTES,
-    SCRIPT,
-    TOKEN,
-    FakeGitLab,
-    marker,
-)
+from tests.scripts.ci.test_post_mr_note import marker, post
 
 SECRET = "S3cretPw"
 
@@ -305,24 +298,6 @@ def hostile():
         fake.close()
 
 
-def post_note(tmp_path, api: str, plan: str = "the plan") -> subprocess.CompletedProcess:
-    path = tmp_path / "plan.md"
-    path.write_text(plan)
-    env = {
-        "REGISTRY_MR_NOTE_TOKEN": TOKEN,
-        "CI_MERGE_REQUEST_IID": "42",
-        "CI_PROJECT_ID": "9",
-        "CI_API_V4_URL": api,
-    }
-    return subprocess.run(
-        [sys.executable, SCRIPT, path, "production"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def redirect_to(location: str):
     def reply(handler) -> None:
         handler.send_response(302)
@@ -342,7 +317,7 @@ def test_f4_a_redirect_to_another_host_never_carries_the_token(tmp_path, hostile
     gitlab, elsewhere = hostile(), hostile()
     gitlab.add(f"{marker('production')}\nold plan")
     gitlab.routes[("GET", path)] = redirect_to(f"{elsewhere.api}/stolen")
-    result = post_note(tmp_path, gitlab.api)
+    result = post(tmp_path, gitlab, "the plan", "production")
     assert result.returncode == 0, result.stderr
     assert TOKEN not in elsewhere.tokens
 
@@ -391,7 +366,7 @@ def nested(handler) -> None:
 def test_f5_a_flaky_gitlab_is_a_warning_not_a_failed_plan(tmp_path, hostile, method, path, answer):
     gitlab = hostile()
     gitlab.routes[(method, path)] = answer
-    result = post_note(tmp_path, gitlab.api)
+    result = post(tmp_path, gitlab, "the plan", "production")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout.startswith(("warning: could not post", "posted the plan")), result.stdout
