@@ -142,9 +142,10 @@ users:
     ["st4tic-T0ken-S3cret", "eyJhbGciOiJSUzI1NiJ9." + "S3cretJwtBody" * 70 + ".sig"],
     ids=["static-token", "service-account-jwt"],
 )
-def test_f6_a_kubeconfig_s_text_in_kubeconfig_never_shows_its_token(registry, token):
+@pytest.mark.parametrize("variable", ["KUBECONFIG", "REGISTRY_KUBECONFIG"])
+def test_f6_a_kubeconfig_s_text_in_kubeconfig_never_shows_its_token(registry, token, variable):
     text = KUBECONFIG_TEXT.format(token=token)
-    code, out, err = registry("register", "-m", MODEL, "-e", ENV, env={"KUBECONFIG": text})
+    code, out, err = registry("register", "-m", MODEL, "-e", ENV, env={variable: text})
     assert "internal error" not in err
     assert "S3cret" not in out + err
 
