@@ -173,6 +173,23 @@ def test_f7_a_message_without_the_password_is_not_starred(registry, variable, ur
     assert "****" not in line
 
 
+# --- F8: what an error suggests is redacted away ---------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="F8: the CLI's URL redaction turns the forms an invalid REDIS_URL error suggests "
+    "into '<unparsable URL>'",
+)
+@pytest.mark.parametrize("url", ["redis+sentinel://s1:26379", "http://cache:6379/0"])
+def test_f8_an_invalid_redis_url_error_shows_the_forms_to_use(registry, url):
+    code, _, err = registry("cache", "sync", env={"REDIS_URL": url})
+    line = clean_error(code, err)
+    assert line.startswith("error: invalid REDIS_URL: "), line
+    assert "<unparsable URL>" not in line
+    assert "redis+sentinel://[:PASSWORD@]SENTINEL:PORT" in line
+
+
 # --- F3: a Sentinel that answers garbage ------------------------------------------------------
 
 
