@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +44,9 @@ IN_CLUSTER_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 class KubeSource:
     """Where the cluster's configuration comes from, as the environment says."""
 
-    kubeconfig: str | None = None  # KUBECONFIG: os.pathsep-separated files; None: ~/.kube/config
+    # KUBECONFIG: os.pathsep-separated files; None: ~/.kube/config. Never shown: it may
+    # hold a kubeconfig's text (a GitLab variable of type Variable, not File).
+    kubeconfig: str | None = field(default=None, repr=False)
     in_pod: bool = False  # KUBERNETES_SERVICE_HOST is set
     named_by: str | None = None  # "--kubeconfig" when the operator named the file; None: KUBECONFIG
     timeout: float = DEFAULT_TIMEOUT  # seconds to connect, and for each answer (--request-timeout)
@@ -65,19 +67,41 @@ class Cluster:
 
 
 def kubeconfig_status(source: KubeSource) -> str | None:
-    """None when a cluster is configured; else why not (the line said once by the CLI)."""
+    """None when a cluster is configured; else why not (the line said once by the CLI).
+
+    The value of KUBECONFIG is never quoted: it may be a kubeconfig's text, token included.
+    """
     if _kubeconfig_paths(source) or _in_cluster(source):
         return None
+    named_by = source.named_by or "KUBECONFIG"
+    if source.kubeconfig and _holds_text(source.kubeconfig):
+        return (
+            f"no kubeconfig found ({named_by} holds the text of a kubeconfig, not the path of "
+            "a file; in GitLab CI/CD make that variable of type File, whose value is the "
+            "path of a file holding the text)"
+        )
     if source.kubeconfig:
-        named_by = source.named_by or "KUBECONFIG"
-        return f"no kubeconfig found ({named_by}={source.kubeconfig} does not exist)"
+        return f"no kubeconfig found ({named_by} names no file that exists)"
     return "no kubeconfig found (KUBECONFIG unset, no ~/.kube/config, not in a cluster)"
+
+
+def _holds_text(kubeconfig: str) -> bool:
+    return "\n" in kubeconfig or "apiVersion" in kubeconfig
 
 
 def _kubeconfig_paths(source: KubeSource) -> list[str]:
     configured = source.kubeconfig
+    if configured and _holds_text(configured):
+        return []
     candidates = configured.split(os.pathsep) if configured else [str(Path.home() / ".kube/config")]
-    return [path for path in candidates if path and Path(path).is_file()]
+    return [path for path in candidates if path and _is_file(path)]
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).is_file()
+    except OSError:  # a name too long for a path (a token), no permission: not a usable file
+        return False
 
 
 def _in_cluster(source: KubeSource) -> bool:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import migrate as migrations
 from .errors import DatabaseUnavailable, InvalidSetting
+from .redact import withhold
 from .settings import LIBPQ_SERVER_VARIABLES
 
 if TYPE_CHECKING:
@@ -47,7 +48,11 @@ def resolve_target(settings: Settings) -> Target:
         "prepared_statements": settings.prepared_statements,
         "auto_migrate": settings.auto_migrate,
     }
+    if settings.listen_url:
+        # Checked here, where the controller resolves its target before it listens.
+        parse_url(settings.listen_url, "REGISTRY_LISTEN_URL")
     if url:
+        parse_url(url)
         if embedded:
             raise InvalidSetting(
                 "DATABASE_URL is set and REGISTRY_EMBEDDED=1 asks for the embedded PostgreSQL: "
@@ -85,19 +90,33 @@ def resolve_target(settings: Settings) -> Target:
     )
 
 
-def _params(url: str) -> dict[str, Any]:
+def parse_url(url: str, name: str = "DATABASE_URL") -> dict[str, Any]:
+    """The connection parameters of a libpq URL or key=value string.
+
+    ``InvalidSetting`` naming the variable ``name`` when libpq cannot parse it, without
+    libpq's message: that quotes the part it could not parse, which is most often a
+    password with a character that needed percent-encoding.
+    """
+    import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
-    return conninfo_to_dict(url)
+    try:
+        return conninfo_to_dict(url)
+    except (psycopg.Error, ValueError):
+        raise InvalidSetting(
+            f"invalid {name}: libpq cannot parse it (what it could not read is not shown: "
+            "it may be the password). In a postgresql:// URL, percent-encode every special "
+            "character of the user name and password (% as %25, @ as %40, : as %3A, / as "
+            "%2F, # as %23, ? as %3F, a space as %20); in key=value form, put a value that "
+            "holds spaces in single quotes (password='a b')"
+        ) from None
 
 
 def describe(url: str, libpq: Mapping[str, str] = NO_LIBPQ) -> str:
     """``host H, port P, database D, user U`` for a libpq URL or key=value string, with
-    what the URL leaves out taken from libpq's variables (``libpq``), as libpq does."""
-    try:
-        params = _params(url)
-    except Exception:  # an unparsable URL must not be echoed: it may hold a password
-        return "an unparsable DATABASE_URL"
+    what the URL leaves out taken from libpq's variables (``libpq``), as libpq does.
+    ``InvalidSetting`` when libpq cannot parse ``url`` (``parse_url``)."""
+    params = parse_url(url)
     fallback = {
         "host": libpq.get("PGHOST") or libpq.get("PGHOSTADDR"),
         "port": libpq.get("PGPORT"),
@@ -116,16 +135,13 @@ def describe(url: str, libpq: Mapping[str, str] = NO_LIBPQ) -> str:
 
 
 def redact(text: str, url: str, libpq: Mapping[str, str] = NO_LIBPQ) -> str:
-    """Remove the password of ``url`` (or ``libpq``'s PGPASSWORD) from ``text`` wherever it
-    appears."""
+    """``text`` (a driver's message), unless it quotes the password of ``url`` or
+    ``libpq``'s PGPASSWORD (``registry.redact.withhold``)."""
     try:
-        password = _params(url).get("password")
-    except Exception:
-        return text.replace(url, "<DATABASE_URL>")
-    for secret in (password, libpq.get("PGPASSWORD")):
-        if secret:
-            text = text.replace(secret, "****")
-    return text
+        password = parse_url(url).get("password")
+    except InvalidSetting:  # libpq's messages about such a URL quote what it could not parse
+        return "the driver's message is withheld: the URL it was given cannot be parsed"
+    return withhold(text, (password, libpq.get("PGPASSWORD")))
 
 
 def connection_options(
@@ -141,16 +157,13 @@ def connection_options(
     (REGISTRY_PREPARED_STATEMENTS=1): PgBouncer in transaction mode gives each
     transaction whichever server connection is free, where a statement prepared on
     another one does not exist. The default connect timeout applies only when neither
-    the URL nor PGCONNECT_TIMEOUT (in ``libpq``) sets one.
+    the URL nor PGCONNECT_TIMEOUT (in ``libpq``) sets one. ``InvalidSetting`` when libpq
+    cannot parse ``url``: no connection is ever tried with it (see ``parse_url``).
     """
     options: dict[str, Any] = {"autocommit": True}
     if not prepared_statements:
         options["prepare_threshold"] = None
-    try:
-        timeout_set = "connect_timeout" in _params(url)
-    except Exception:  # psycopg.connect reports the bad URL itself
-        timeout_set = False
-    if not timeout_set and not libpq.get("PGCONNECT_TIMEOUT"):
+    if "connect_timeout" not in parse_url(url) and not libpq.get("PGCONNECT_TIMEOUT"):
         options["connect_timeout"] = connect_timeout
     return options
 

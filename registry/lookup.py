@@ -100,6 +100,14 @@ class Resolver:
         prepared_statements: bool = False,
         metrics: CollectorRegistry | None = None,
     ) -> None:
+        # First, before anything is opened: an unparsable URL is an InvalidSetting here,
+        # not libpq's message (which quotes the password) at every reconnection attempt.
+        options = connection_options(
+            database_url,
+            prepared_statements=prepared_statements,
+            libpq=libpq,
+            connect_timeout=max(1, int(pool_timeout)),
+        )
         size = local_cache_size
         self.ttl = ttl
         self._libpq = libpq  # the PG* variables libpq reads: PGPASSWORD is redacted too
@@ -122,12 +130,7 @@ class Resolver:
             database_url,
             min_size=1,
             max_size=max_connections,
-            kwargs=connection_options(
-                database_url,
-                prepared_statements=prepared_statements,
-                libpq=libpq,
-                connect_timeout=max(1, int(pool_timeout)),
-            ),
+            kwargs=options,
             timeout=pool_timeout,
             reconnect_timeout=reconnect_timeout,
             name="registry-lookup",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from .errors import InvalidSetting
+from .redact import withhold
 
 if TYPE_CHECKING:
     import redis
@@ -55,10 +56,9 @@ class RedisUrl:
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
     def redact(self, text: str) -> str:
-        """``text`` without any password of the URL (as written or percent-decoded)."""
-        for secret in self.secrets:
-            text = text.replace(secret, "****")
-        return text
+        """``text``, unless it quotes a password of the URL, as written or percent-decoded
+        (``registry.redact.withhold``)."""
+        return withhold(text, self.secrets)
 
     def explain(self, error: Exception) -> str:
         """A driver error as one line without secrets."""

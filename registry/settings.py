@@ -53,7 +53,8 @@ class Settings:
     cache_ttl: int = DEFAULT_CACHE_TTL
     local_cache_size: int = DEFAULT_LOCAL_CACHE_SIZE
     plan_key: bytes | None = field(default=None, repr=False)  # REGISTRY_PLAN_KEY
-    kubeconfig: str | None = None  # KUBECONFIG, os.pathsep-separated paths
+    # KUBECONFIG, os.pathsep-separated paths (or, by mistake, a kubeconfig's text)
+    kubeconfig: str | None = field(default=None, repr=False)
     kubernetes_service_host: str | None = None  # set inside a pod
     vllm_api_key: str | None = field(default=None, repr=False)
     listen_url: str | None = field(default=None, repr=False)  # REGISTRY_LISTEN_URL

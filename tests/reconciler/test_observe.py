@@ -61,7 +61,7 @@ def test_no_kubeconfig_at_all_means_no_observation(tmp_path, monkeypatch):
 
     assert observe_health(source=kube_source(), entries=[entry("llama-2-7b")]) is None
     assert observe.kubeconfig_status(kube_source()) == (
-        f"no kubeconfig found (KUBECONFIG={tmp_path / 'absent'} does not exist)"
+        "no kubeconfig found (KUBECONFIG names no file that exists)"
     )
 
 
@@ -202,3 +202,50 @@ def test_fake_serves_real_list_json(kube: FakeKube):
     assert services.items[0].spec.ports[0].port == 8000
     assert (deployments.api_version, deployments.kind) == ("apps/v1", "DeploymentList")
     assert (services.api_version, services.kind) == ("v1", "ServiceList")
+
+
+# --- KUBECONFIG holding a kubeconfig's text (a GitLab variable of type Variable, not File) ---
+
+KUBECONFIG_TEXT = """apiVersion: v1
+kind: Config
+clusters:
+- name: prod
+  cluster:
+    server: https://10.0.0.1:6443
+contexts:
+- name: prod
+  context: {{cluster: prod, user: ci}}
+current-context: prod
+users:
+- name: ci
+  user:
+    token: {token}
+"""
+TOKENS = ["st4tic-T0ken-S3cret", "eyJhbGciOiJSUzI1NiJ9." + "S3cretJwtBody" * 70 + ".sig"]
+
+
+@pytest.mark.parametrize("token", TOKENS, ids=["static-token", "service-account-jwt"])
+@pytest.mark.parametrize("variable", ["KUBECONFIG", "REGISTRY_KUBECONFIG"])
+def test_a_kubeconfig_s_text_in_kubeconfig_never_shows_its_token(registry, token, variable):
+    text = KUBECONFIG_TEXT.format(token=token)
+    code, out, err = registry("register", "-m", "llama-2-7b", "-e", ENV, env={variable: text})
+    assert "internal error" not in err
+    assert "holds the text of a kubeconfig, not the path of a file" in err
+    assert "S3cret" not in out + err
+
+
+def test_kubeconfig_status_never_quotes_the_value(tmp_path):
+    text = KUBECONFIG_TEXT.format(token="S3cret")
+    assert observe.kubeconfig_status(observe.KubeSource(text)) == (
+        "no kubeconfig found (KUBECONFIG holds the text of a kubeconfig, not the path of a "
+        "file; in GitLab CI/CD make that variable of type File, whose value is the path of a "
+        "file holding the text)"
+    )
+    # A token alone: too long for a file name (is_file raises OSError), and never shown.
+    for value in ("S3cret" * 100, f"{tmp_path}/S3cret"):
+        source = observe.KubeSource(value, named_by="--kubeconfig")
+        assert observe.kubeconfig_status(source) == (
+            "no kubeconfig found (--kubeconfig names no file that exists)"
+        )
+        assert observe.connect(source) is None
+    assert "S3cret" not in repr(observe.KubeSource(text))

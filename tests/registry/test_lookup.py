@@ -1,6 +1,7 @@
 """The router's lookup against real PostgreSQL and Redis: cache-aside, failures, races."""
 
 import contextlib
+import logging
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from registry.entry import Entry, cache_key
 from registry.errors import (
     DatabaseUnavailable,
     InvalidName,
+    InvalidSetting,
     ModelNotFound,
     ModelNotReady,
     RegistryError,
@@ -395,3 +397,12 @@ def test_no_lookup_returns_an_endpoint_after_its_disable_is_committed_and_synced
     assert violations == []
     assert checked["disabled"] >= 200 and checked["ready"] >= 200
     assert stats.cache_hits > 0 and stats.cache_errors == 0
+
+
+def test_an_unparsable_database_url_is_refused_before_the_pool_logs_its_password(caplog):
+    """libpq's message quotes what it cannot parse; the pool would log it at every retry."""
+    url = "postgresql://registry:Zq%9xS3cretPw@127.0.0.1:1/registry"
+    with caplog.at_level(logging.DEBUG), pytest.raises(InvalidSetting) as raised:
+        Resolver(url, pool_timeout=1)
+    assert str(raised.value).startswith("invalid DATABASE_URL: libpq cannot parse it")
+    assert "S3cretPw" not in caplog.text + str(raised.value)

@@ -91,10 +91,11 @@ def test_no_secret_is_in_the_repr():
             "REGISTRY_PLAN_KEY": "plankey",
             "VLLM_API_KEY": "apikey",
             "REGISTRY_LISTEN_URL": "postgresql://u:listenpw@d/r",
+            "KUBECONFIG": "apiVersion: v1\nusers: [{user: {token: kubetoken}}]",
         }
     )
     shown = repr(settings)
-    for secret in ("dbpw", "pgpw", "redispw", "plankey", "apikey", "listenpw"):
+    for secret in ("dbpw", "pgpw", "redispw", "plankey", "apikey", "listenpw", "kubetoken"):
         assert secret not in shown
     target = db.Target(url="postgresql://u:dbpw@db/r", description="host db")
     assert "dbpw" not in repr(target)

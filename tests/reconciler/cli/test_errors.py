@@ -19,6 +19,7 @@ from registry.errors import (
     InvalidName,
     PermissionDenied,
 )
+from registry.redact import WITHHELD
 
 pytestmark = pytest.mark.usefixtures("no_kubeconfig")
 
@@ -66,8 +67,8 @@ def test_a_database_error_names_its_sqlstate_without_the_password(conn, database
     mapped = user_error(raised.value)
     assert type(mapped) is DatabaseError and mapped.exit_code == 1
     assert str(mapped).startswith(
-        'the database (host db, user owner) refused the command (42P01: relation "****" does '
-        "not exist); its transaction was rolled back."
+        f"the database (host db, user owner) refused the command (42P01: {WITHHELD}); its "
+        "transaction was rolled back."
     )
     with pytest.raises(psycopg.errors.InsufficientPrivilege) as raised:
         conn.execute("SET ROLE registry_reader")

@@ -177,7 +177,7 @@ def test_no_kubeconfig_is_said_once_and_models_are_ready(cli, tmp_path, monkeypa
 
     assert result.returncode == 0, result.stderr
     notice = (
-        f"kubernetes: no kubeconfig found (KUBECONFIG={tmp_path / 'missing'} does not exist); "
+        "kubernetes: no kubeconfig found (KUBECONFIG names no file that exists); "
         "health is not checked (Unknown)"
     )
     assert result.stderr.count(notice) == 1
