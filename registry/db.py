@@ -93,23 +93,38 @@ def resolve_target(settings: Settings) -> Target:
 def parse_url(url: str, name: str = "DATABASE_URL") -> dict[str, Any]:
     """The connection parameters of a libpq URL or key=value string.
 
-    ``InvalidSetting`` naming the variable ``name`` when libpq cannot parse it, without
-    libpq's message: that quotes the part it could not parse, which is most often a
-    password with a character that needed percent-encoding.
+    ``InvalidSetting`` naming the variable ``name`` when libpq cannot parse it, or
+    parses a URL's password whose special characters were not percent-encoded into
+    another part (``/`` starts the database, so what precedes it reads as a port; ``@``
+    ends the password early, so the rest reads as the host). libpq's message is never
+    shown: it quotes the part it could not parse, most often the password.
     """
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
     try:
-        return conninfo_to_dict(url)
+        params = conninfo_to_dict(url)
     except (psycopg.Error, ValueError):
+        params = None
+    if params is None or ("://" in url and _misread(params)):
         raise InvalidSetting(
-            f"invalid {name}: libpq cannot parse it (what it could not read is not shown: "
-            "it may be the password). In a postgresql:// URL, percent-encode every special "
-            "character of the user name and password (% as %25, @ as %40, : as %3A, / as "
-            "%2F, # as %23, ? as %3F, a space as %20); in key=value form, put a value that "
-            "holds spaces in single quotes (password='a b')"
-        ) from None
+            f"invalid {name}: libpq cannot parse it, or reads part of the password as the "
+            "host, port or database (what it read is not shown: it may be the password). In "
+            "a postgresql:// URL, percent-encode every special character of the user name "
+            "and password (% as %25, @ as %40, : as %3A, / as %2F, # as %23, ? as %3F, a "
+            "space as %20); in key=value form, put a value that holds spaces in single "
+            "quotes (password='a b')"
+        )
+    return params
+
+
+def _misread(params: Mapping[str, str]) -> bool:
+    """Whether libpq read part of a password as a host or database name (an '@' in it)
+    or as a port (not a number)."""
+    ports = (params.get("port") or "").split(",")
+    return "@" in (params.get("host") or "") + (params.get("dbname") or "") or not all(
+        port.isdigit() for port in ports if port
+    )
 
 
 def describe(url: str, libpq: Mapping[str, str] = NO_LIBPQ) -> str:

@@ -18,8 +18,13 @@ UNPARSABLE = [
     # A key=value string with a password that has a space and no quotes: libpq says
     # `missing "=" after "S3cretPw"`.
     f"host=127.0.0.1 port=1 user=registry password=Zq9x {SECRET}",
+    # A '/' in the password: libpq reads what precedes it as the port (shown in the
+    # description of the database), the rest as the database name.
+    f"postgresql://registry:{SECRET}/x@127.0.0.1:1/registry",
+    # An '@' in the password: libpq reads what follows it as the host.
+    f"postgresql://registry:Zq@{SECRET}@127.0.0.1:1/registry",
 ]
-IDS = ["percent", "space"]
+IDS = ["percent", "space", "slash", "at"]
 
 
 @pytest.mark.parametrize("url", UNPARSABLE, ids=IDS)
@@ -47,6 +52,13 @@ def test_resolve_target_refuses_an_unparsable_url_naming_its_variable(variable, 
         db.resolve_target(Settings.from_env(environ))
     assert str(raised.value).startswith(f"invalid {variable}: libpq cannot parse it")
     assert SECRET not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u:p%2Fw%40d@h1:5432,h2/db", "host=h1,h2 port=5432,5433 dbname=a@b"]
+)
+def test_urls_libpq_reads_as_written_are_accepted(url):
+    assert db.parse_url(url)["host"] == "h1,h2"
 
 
 @pytest.mark.parametrize("url", UNPARSABLE, ids=IDS)
