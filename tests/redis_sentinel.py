@@ -7,25 +7,14 @@ operator's ``SENTINEL FAILOVER`` or a dead master would.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 import redis
 
-from .helpers import RedisServer
+from .helpers import RedisServer, wait_for
 
 SERVICE = "registry-cache"
-# Guards against a hung test, never asserted on.
-DEADLINE = 60
-
-
-def _wait(condition, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
 
 
 def _answers(check) -> bool:
@@ -104,14 +93,14 @@ class SentinelTopology:
         # The replica in sync before the Sentinel looks: its first INFO then says so, and
         # the replica can be promoted without waiting for the next INFO (10 s).
         with self.client(self.replica) as replica:
-            _wait(
+            wait_for(
                 lambda: _answers(lambda: replica.info("replication")["master_link_status"] == "up"),
                 "the replica to sync",
             )
         self._config.write_text("")
         self.sentinel.start()
         with self.client(self.sentinel) as sentinel:
-            _wait(lambda: _answers(lambda: self._replica_ready(sentinel)), "the Sentinel")
+            wait_for(lambda: _answers(lambda: self._replica_ready(sentinel)), "the Sentinel")
         return self
 
     def _replica_ready(self, sentinel: redis.Redis) -> bool:
@@ -127,7 +116,7 @@ class SentinelTopology:
         """Promote the replica; return once the Sentinel names it as the master."""
         with self.client(self.sentinel) as sentinel:
             sentinel.execute_command("SENTINEL", "FAILOVER", SERVICE)
-        _wait(lambda: self.master_port() == self.replica.port, "the failover")
+        wait_for(lambda: self.master_port() == self.replica.port, "the failover")
 
     def stop(self) -> None:
         for server in (self.sentinel, self.replica, self.master):

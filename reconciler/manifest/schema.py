@@ -40,7 +40,7 @@ def _conforms() -> Callable[[Any], Any]:
     jsonschema on 10,000 models), but stops at the first error and knows no
     locations: only when it fails does jsonschema walk the document for every
     finding. The schema uses only keywords whose meaning is the same in every
-    draft, so both agree on what is valid (tests/test_manifest_properties.py).
+    draft, so both agree on what is valid (tests/reconciler/manifest/test_load.py).
     """
     import fastjsonschema
 

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -77,32 +76,6 @@ def repo(tmp_path) -> Path:
     git(work, "push", "-q", "origin", "main")
     git(work, "remote", "set-head", "origin", "main")
     return work
-
-
-@pytest.fixture(scope="module")
-def wheelhouse(tmp_path_factory) -> dict[str, str]:
-    """This checkout and its dependencies as wheels, built once for the module: each job
-    still makes its venv and runs `pip install "$REGISTRY_PACKAGE"`, from these, offline
-    (what `pip install .` builds is tested in test_packaging)."""
-    folder = tmp_path_factory.mktemp("wheelhouse")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(folder), str(ROOT)],
-        check=True,
-        timeout=PIPELINE_TIMEOUT,
-    )
-    [package] = folder.glob("vllm_model_registry-*.whl")
-    return {"REGISTRY_PACKAGE": str(package), "PIP_FIND_LINKS": str(folder), "PIP_NO_INDEX": "1"}
-
-
-@pytest.fixture
-def pipeline(repo: Path, wheelhouse: dict[str, str]):
-    """``pipeline(variables, *options)``: gitlab-ci-local in ``repo``; the jobs install
-    the package from the wheelhouse."""
-
-    def run(variables: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
-        return run_pipeline(repo, {**wheelhouse, **variables}, *extra)
-
-    return run
 
 
 def run_pipeline(repo: Path, variables: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
@@ -171,8 +144,9 @@ def reader_url(login) -> str:
     return login("registry_reader")
 
 
-def merge_request(pipeline, reader_url, redis_url):
-    return pipeline(
+def merge_request(repo, reader_url, redis_url):
+    return run_pipeline(
+        repo,
         {
             "CI_PIPELINE_SOURCE": "merge_request_event",
             "CI_MERGE_REQUEST_IID": "1",
@@ -186,12 +160,10 @@ def merge_request(pipeline, reader_url, redis_url):
     )
 
 
-def test_merge_request_pipeline_plans_a_valid_change(
-    repo, pipeline, database_url, reader_url, redis_url
-):
+def test_merge_request_pipeline_plans_a_valid_change(repo, database_url, reader_url, redis_url):
     staging = (repo / "examples/staging.yaml").read_text()
     change(repo, "staging.yaml", staging + "    - name: phi-2\n")
-    result = merge_request(pipeline, reader_url, redis_url)
+    result = merge_request(repo, reader_url, redis_url)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]
     for job in ("validate", "plan:development", "plan:staging", "plan:production"):
@@ -210,11 +182,11 @@ def test_merge_request_pipeline_plans_a_valid_change(
 
 
 def test_merge_request_pipeline_fails_on_invalid_manifest(
-    repo, pipeline, database_url, reader_url, redis_url
+    repo, database_url, reader_url, redis_url
 ):
     staging = (repo / "examples/staging.yaml").read_text()
     change(repo, "staging.yaml", staging + "    - name: phi-2\n      enabeld: true\n")
-    result = merge_request(pipeline, reader_url, redis_url)
+    result = merge_request(repo, reader_url, redis_url)
     log = result.stdout + result.stderr
     assert result.returncode != 0
     assert "FAIL  validate" in log
@@ -225,14 +197,14 @@ def test_merge_request_pipeline_fails_on_invalid_manifest(
 
 
 def test_default_branch_pipeline_applies_its_plan_then_has_nothing_to_do(
-    repo, pipeline, empty_database_url, redis_url
+    repo, empty_database_url, redis_url
 ):
     variables = {
         "DATABASE_URL": empty_database_url,
         "REDIS_URL": redis_url,
         "REGISTRY_PLAN_KEY": "pipeline-key",
     }
-    first = pipeline(variables, "--manual", "apply:production")
+    first = run_pipeline(repo, variables, "--manual", "apply:production")
     log = first.stdout + first.stderr
     assert first.returncode == 0, log[-5000:]
     saved = json.loads(artifact(repo, "plan:production", "plan-production.json").read_text())
@@ -246,7 +218,7 @@ def test_default_branch_pipeline_applies_its_plan_then_has_nothing_to_do(
     assert ("staging", "mistral-7b", "disabled") in entries
     assert "validate" not in {line.split()[1] for line in log.splitlines() if "PASS " in line}
 
-    second = pipeline(variables, "--manual", "apply:production")
+    second = run_pipeline(repo, variables, "--manual", "apply:production")
     log = second.stdout + second.stderr
     assert second.returncode == 0, log[-5000:]
     for environment in ("development", "staging", "production"):
@@ -255,13 +227,13 @@ def test_default_branch_pipeline_applies_its_plan_then_has_nothing_to_do(
     assert registry_entries(empty_database_url) == entries
 
 
-def test_scheduled_pipeline_fails_on_drift(pipeline, database_url, redis_url):
+def test_scheduled_pipeline_fails_on_drift(repo, database_url, redis_url):
     variables = {
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "CI_PIPELINE_SOURCE": "schedule",
     }
-    drift = pipeline(variables)
+    drift = run_pipeline(repo, variables)
     log = drift.stdout + drift.stderr
     assert drift.returncode != 0
     assert "Drift in development: the registry differs from examples/development.yaml" in log

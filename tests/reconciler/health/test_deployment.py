@@ -1,13 +1,12 @@
-"""Health rules per kind, on Kubernetes JSON shaped exactly like the API's answers."""
+"""A Deployment's health, on Kubernetes JSON shaped exactly like the API's answers."""
 
 from __future__ import annotations
 
 import pytest
 
-from reconciler.health import Health, model_health
+from reconciler.health import Health
 from reconciler.health.deployment import deployment_health
-from reconciler.health.service import service_health
-from tests.fakes.kube import deployment, service
+from tests.fakes.kube import deployment
 
 NAME, NS = "llama-2-7b-development", "system"
 # The words as stored and printed (a contract): registry.vocabulary.Health must equal them.
@@ -76,39 +75,3 @@ def test_absent_deployment_is_missing():
         MISSING,
         f"deployment {NAME} not found in namespace {NS}",
     )
-
-
-def test_service_exposing_the_port_is_healthy():
-    obj = service(NAME, NS, ports=(9090, 8000))
-    assert service_health(obj, name=NAME, namespace=NS, port=8000).healthy
-
-
-def test_absent_service_is_missing():
-    health = service_health(None, name=NAME, namespace=NS, port=8000)
-    assert (health.status, health.reason) == (
-        MISSING,
-        f"service {NAME} not found in namespace {NS}",
-    )
-
-
-def test_service_without_the_endpoint_port_is_missing_and_lists_its_ports():
-    health = service_health(service(NAME, NS, ports=(80, 443)), name=NAME, namespace=NS, port=8000)
-    assert (health.status, health.reason) == (
-        MISSING,
-        f"service {NAME} in namespace {NS} does not expose port 8000 (exposed: 80, 443)",
-    )
-
-
-def test_model_is_healthy_only_with_both_deployment_and_service():
-    ok = model_health(deployment(NAME, NS), service(NAME, NS), name=NAME, namespace=NS, port=8000)
-    assert ok == Health(HEALTHY, None, 1, 1)
-
-
-def test_missing_service_behind_a_healthy_deployment_keeps_the_replica_counts():
-    health = model_health(deployment(NAME, NS), None, name=NAME, namespace=NS, port=8000)
-    assert health == Health(MISSING, f"service {NAME} not found in namespace {NS}", 1, 1)
-
-
-def test_unhealthy_deployment_is_reported_before_the_service():
-    health = model_health(deployment(NAME, NS, ready=0), None, name=NAME, namespace=NS, port=8000)
-    assert (health.status, health.reason) == (PROGRESSING, "0 of 1 updated replicas are available")

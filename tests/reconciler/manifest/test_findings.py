@@ -49,3 +49,8 @@ def test_bounded_cuts_the_value_a_message_quotes():
     value = "x" * 1000
     message = bounded(f"{value!r} is wrong", value)
     assert message.endswith("…' is wrong") and len(message) < 200
+
+
+def test_finding_format():
+    finding = Finding("m.yaml", 3, 5, "something is wrong")
+    assert str(finding) == "m.yaml:3:5: error: something is wrong"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from reconciler.manifest import Manifest, ModelSpec
+from reconciler.manifest import Manifest, ModelSpec, load_text
 from reconciler.manifest.model import build
 from registry.entry import Entry
+from tests.helpers import MANIFEST_HEAD as HEAD
+from tests.helpers import VALID_MANIFEST as VALID
 
 ENDPOINT = "a-production.system.svc.cluster.local:8000"
 
@@ -43,3 +45,92 @@ def test_build_applies_the_defaults_and_the_naming_convention():
         ),
         path="p.yaml",
     )
+
+
+def test_valid_manifest_with_defaults_and_overrides():
+    manifest, found = load_text(VALID, "prod.yaml")
+    assert found == ()
+    assert manifest == Manifest(
+        environment="production",
+        namespace="system",
+        port=8000,
+        prune=False,
+        kube_context="prod-cluster",
+        path="prod.yaml",
+        models=(
+            ModelSpec(
+                "llama-2-7b",
+                "system",
+                "llama-2-7b-production.system.svc.cluster.local:8000",
+                True,
+                False,
+                12,
+                7,
+            ),
+            ModelSpec(
+                "mistral-7b",
+                "inference",
+                "mistral-7b-production.inference.svc.cluster.local:8000",
+                False,
+                False,
+                14,
+                7,
+            ),
+            ModelSpec(
+                "gpt-neo",
+                "system",
+                "gpt-neo-production.system.svc.cluster.local:8000",
+                True,
+                True,
+                17,
+                7,
+            ),
+        ),
+    )
+
+
+def test_desired_entries():
+    manifest, _ = load_text(VALID)
+    assert manifest.desired_entries() == [
+        Entry(
+            "llama-2-7b",
+            "production",
+            "system",
+            "llama-2-7b-production.system.svc.cluster.local:8000",
+            status="ready",
+            managed_by="manifest",
+        ),
+        Entry(
+            "mistral-7b",
+            "production",
+            "inference",
+            "mistral-7b-production.inference.svc.cluster.local:8000",
+            status="disabled",
+            managed_by="manifest",
+        ),
+        Entry(
+            "gpt-neo",
+            "production",
+            "system",
+            "gpt-neo-production.system.svc.cluster.local:8000",
+            status="ready",
+            managed_by="manifest",
+        ),
+    ]
+
+
+def test_spec_defaults():
+    manifest, found = load_text(HEAD + "    - name: llama-2-7b\n")
+    assert found == ()
+    assert (manifest.namespace, manifest.port, manifest.prune, manifest.kube_context) == (
+        "system",
+        8000,
+        False,
+        None,
+    )
+
+
+def test_port_changes_the_conventional_endpoint():
+    text = HEAD.replace("spec:\n", "spec:\n  port: 9000\n") + "    - name: gpt-neo\n"
+    manifest, _ = load_text(text)
+    assert manifest.models[0].endpoint == "gpt-neo-production.system.svc.cluster.local:9000"
