@@ -133,9 +133,10 @@ class Cache:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        self.url = redis_url.parse(url)  # a bad URL is the operator's mistake, said now
-        self.description = self.url.description
-        pool = self.url.pool(
+        self.url = url
+        self.address = redis_url.parse(url)  # a bad URL is the operator's mistake, said now
+        self.description = self.address.description
+        pool = self.address.pool(
             max_connections=max_connections,
             socket_timeout=SOCKET_TIMEOUT,
             socket_connect_timeout=SOCKET_TIMEOUT,
@@ -153,7 +154,7 @@ class Cache:
         return cls(settings.redis_url) if settings.redis_url else None
 
     def unavailable(self, error: Exception) -> CacheUnavailable:
-        reason = self.url.redact(str(error).strip() or type(error).__name__)
+        reason = self.address.explain(error)
         return CacheUnavailable(self.description, reason)
 
     def _call(self, function, *args: Any) -> Any:

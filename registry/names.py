@@ -43,26 +43,28 @@ def check_model_name(name: str, environment: str | None = None) -> str:
     return name
 
 
-def _is_label(value: str) -> bool:
-    return DNS_1123_LABEL.fullmatch(value or "") is not None and len(value) <= MAX_LABEL
-
-
 def check_environment(environment: str) -> str:
-    if not _is_label(environment):
-        raise InvalidName(
-            f"invalid environment {_shown(environment)}: use a DNS label of lower-case letters, "
-            "digits and '-' (for example development, staging, production)"
-        )
-    return environment
+    return _dns_label(
+        environment,
+        "environment",
+        "use a DNS label of lower-case letters, digits and '-' (for example development, "
+        "staging, production)",
+    )
 
 
 def check_namespace(namespace: str) -> str:
-    if not _is_label(namespace):
-        raise InvalidName(
-            f"invalid namespace {_shown(namespace)}: a Kubernetes namespace is a DNS label of "
-            "lower-case letters, digits and '-'"
-        )
-    return namespace
+    return _dns_label(
+        namespace,
+        "namespace",
+        "a Kubernetes namespace is a DNS label of lower-case letters, digits and '-'",
+    )
+
+
+def _dns_label(value: str, what: str, rule: str) -> str:
+    """``value`` if it is a DNS label; else ``InvalidName`` saying ``rule``."""
+    if not DNS_1123_LABEL.fullmatch(value or "") or len(value) > MAX_LABEL:
+        raise InvalidName(f"invalid {what} {_shown(value)}: {rule}")
+    return value
 
 
 def check_target(model_name: str, environment: str, namespace: str | None = None) -> None:

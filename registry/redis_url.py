@@ -60,6 +60,15 @@ class RedisUrl:
             text = text.replace(secret, "****")
         return text
 
+    def explain(self, error: Exception) -> str:
+        """A driver error as one line without secrets."""
+        if type(error).__name__ == "MasterNotFoundError":  # its text is a dump of clients
+            return (
+                f"no Sentinel answered with the master of {self.service_name!r}: they are "
+                "unreachable, or none monitors that service, or its master is down"
+            )
+        return self.redact(str(error).strip() or type(error).__name__)
+
     def pool(self, **options: Any) -> redis.ConnectionPool:
         """A connection pool to the Redis the URL names (the master, through Sentinel).
 
@@ -78,8 +87,10 @@ class RedisUrl:
             for name in SENTINEL_OPTIONS
             if name in query
         }
-        # The Sentinels get the same timeouts as the master: a dead one must fail as fast.
-        sentinel_options = {k: v for k, v in options.items() if k.startswith("socket_")}
+        # The Sentinels get the master's timeouts and retries: a dead one must fail as fast.
+        sentinel_options = {
+            k: v for k, v in options.items() if k.startswith("socket_") or k == "retry"
+        }
         manager = Sentinel(self.sentinels, sentinel_kwargs={**sentinel_options, **sentinel_auth})
         connection = {**options, **_master_options(self.url, query)}
         return SentinelConnectionPool(self.service_name, manager, **connection)

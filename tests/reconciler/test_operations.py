@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler import operations, saved_plan
+from reconciler.audit_fields import NO_JOB
 from reconciler.reconcile import plan_manifests
 from registry import store
 from registry.errors import ApplyRefused, ManifestInvalid, StaleRevision
@@ -46,6 +47,7 @@ def prepare(paths, heard: Heard, kube=None, *, wait=False, timeout=0.0, auto_app
         wait=wait,
         timeout=timeout,
         auto_approve=auto_approve,
+        plan_key=None,
         notify=heard.notes.append,
         warn=heard.warnings.append,
     )
@@ -53,7 +55,12 @@ def prepare(paths, heard: Heard, kube=None, *, wait=False, timeout=0.0, auto_app
 
 def apply(prepared, *, allow_mass_removal: bool = False):
     return operations.apply_prepared(
-        prepared, actor="test", lock_timeout=5, cache=None, allow_mass_removal=allow_mass_removal
+        prepared,
+        actor="test",
+        job=NO_JOB,
+        lock_timeout=5,
+        cache=None,
+        allow_mass_removal=allow_mass_removal,
     )
 
 

@@ -143,3 +143,37 @@ def test_mapping_imports_no_driver():
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "[]\n"
+
+
+def test_ctrl_c_of_the_real_command_exits_130_and_writes_nothing(kube, database_url, tmp_path):
+    """SIGINT while `apply --wait` waits: one message, exit 130, no traceback, no write."""
+    import signal
+
+    from tests.helpers import finish, manifest_file, start_cli, wait_for
+
+    kube.add_model("gpt-neo", "production", paused=True)  # never becomes healthy
+    path = manifest_file(tmp_path, "production", "gpt-neo")
+    process = start_cli(
+        "apply",
+        str(path),
+        "--auto-approve",
+        "--wait",
+        "--timeout",
+        "300",
+        env={"DATABASE_URL": database_url},
+    )
+    seen = []
+
+    def waiting() -> bool:
+        seen.append(process.stderr.readline())
+        return "Waiting for" in seen[-1]
+
+    wait_for(waiting, "apply --wait waiting")
+    process.send_signal(signal.SIGINT)
+    done = finish(process)
+    err = "".join(seen) + done.stderr
+    assert done.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.rstrip().splitlines()[-1].startswith("error: interrupted; ")
+    with psycopg.connect(database_url) as check:
+        assert check.execute("SELECT count(*) FROM model_registry_entries").fetchone() == (0,)

@@ -1,15 +1,61 @@
-"""What the manifest's JSON Schema refuses, with the line and column of each finding."""
+"""The JSON Schema: the fast check and the located findings agree.
+
+What the manifest's JSON Schema refuses, with the line and column of each finding.
+"""
 
 from __future__ import annotations
 
+from reconciler.manifest import conforms
+from reconciler.manifest.findings import Findings
+from reconciler.manifest.nodes import line_count, read
+from reconciler.manifest.schema import check, validator
 from tests.helpers import MANIFEST_HEAD as HEAD
-from tests.helpers import VALID_MANIFEST as VALID
+from tests.helpers import VALID_MANIFEST as VALID_TEXT
 from tests.helpers import findings
 from tests.helpers import only_finding as only
 
+VALID = {
+    "apiVersion": "registry.vllm.ai/v1",
+    "kind": "ModelRegistry",
+    "metadata": {"environment": "production"},
+    "spec": {"models": [{"name": "a"}]},
+}
+
+
+def test_the_fast_check_and_the_full_validator_agree():
+    assert conforms(VALID) and not list(validator().iter_errors(VALID))
+    wrong = {**VALID, "spec": {"models": [{"name": "a", "enabled": "yes"}]}}
+    assert not conforms(wrong) and list(validator().iter_errors(wrong))
+
+
+def schema_findings(text: str) -> list[tuple[int, int, str]]:
+    findings = Findings("m.yaml", line_count(text))
+    check(read(text, findings), findings)
+    return [(f.line, f.column, f.message) for f in findings.found]
+
+
+def test_an_unknown_key_suggests_the_close_one_at_the_key():
+    text = (
+        "apiVersion: registry.vllm.ai/v1\nkind: ModelRegistry\nmetadata:\n"
+        "  environment: production\n  enviroment: x\nspec:\n  models: []\n"
+    )
+    assert schema_findings(text) == [
+        (5, 3, "unknown key 'enviroment' in metadata (did you mean 'environment'?)")
+    ]
+
+
+def test_a_wrong_type_is_said_where_the_value_is():
+    text = (
+        "apiVersion: registry.vllm.ai/v1\nkind: ModelRegistry\nmetadata:\n"
+        "  environment: production\nspec:\n  models:\n    - name: a\n      enabled: 'yes'\n"
+    )
+    assert schema_findings(text) == [
+        (8, 16, "spec.models[0].enabled: must be of type boolean, got string 'yes'")
+    ]
+
 
 def test_unknown_key_with_did_you_mean():
-    text = VALID.replace("  namespace: system\n", "  namespce: system\n")
+    text = VALID_TEXT.replace("  namespace: system\n", "  namespce: system\n")
     assert only(text) == (
         6,
         3,
@@ -19,7 +65,7 @@ def test_unknown_key_with_did_you_mean():
 
 
 def test_unknown_key_in_a_model():
-    text = VALID.replace("      enabled: true\n", "      enabeld: true\n")
+    text = VALID_TEXT.replace("      enabled: true\n", "      enabeld: true\n")
     assert only(text) == (
         13,
         7,
@@ -29,7 +75,7 @@ def test_unknown_key_in_a_model():
 
 
 def test_unknown_key_without_a_close_match_lists_the_allowed_keys():
-    text = VALID.replace("kind: ModelRegistry\n", "kind: ModelRegistry\nowner: me\n")
+    text = VALID_TEXT.replace("kind: ModelRegistry\n", "kind: ModelRegistry\nowner: me\n")
     assert only(text) == (
         3,
         1,
@@ -39,7 +85,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys():
 
 
 def test_missing_required_key():
-    text = VALID.replace("  environment: production\n", "  {}\n").replace(
+    text = VALID_TEXT.replace("  environment: production\n", "  {}\n").replace(
         "metadata:\n  {}", "metadata: {}"
     )
     line, column, severity, message = only(text)
@@ -53,7 +99,7 @@ def test_model_without_name():
 
 
 def test_wrong_type():
-    text = VALID.replace("  port: 8000\n", '  port: "8000"\n')
+    text = VALID_TEXT.replace("  port: 8000\n", '  port: "8000"\n')
     assert only(text) == (
         7,
         9,
@@ -63,7 +109,7 @@ def test_wrong_type():
 
 
 def test_boolean_is_not_an_integer():
-    text = VALID.replace("  port: 8000\n", "  port: true\n")
+    text = VALID_TEXT.replace("  port: 8000\n", "  port: true\n")
     assert only(text) == (
         7,
         9,
@@ -73,7 +119,7 @@ def test_boolean_is_not_an_integer():
 
 
 def test_port_range():
-    text = VALID.replace("  port: 8000\n", "  port: 70000\n")
+    text = VALID_TEXT.replace("  port: 8000\n", "  port: 70000\n")
     assert only(text) == (
         7,
         9,
@@ -83,7 +129,7 @@ def test_port_range():
 
 
 def test_wrong_api_version_and_kind():
-    text = VALID.replace("registry.vllm.ai/v1", "registry.vllm.ai/v2").replace(
+    text = VALID_TEXT.replace("registry.vllm.ai/v1", "registry.vllm.ai/v2").replace(
         "kind: ModelRegistry", "kind: Registry"
     )
     assert findings(text) == [
