@@ -13,10 +13,8 @@ from registry import names
 from registry.errors import InvalidEndpoint
 from tests.helpers import MANIFEST_HEAD as HEAD
 from tests.helpers import VALID_MANIFEST as VALID
-from tests.helpers import findings
+from tests.helpers import findings, manifest
 from tests.helpers import only_finding as only
-
-from ...helpers import manifest
 
 OFF_CONVENTION = "gpt-neo-canary.system.svc.cluster.local:9000"
 
