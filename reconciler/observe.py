@@ -46,6 +46,8 @@ class KubeSource:
 
     kubeconfig: str | None = None  # KUBECONFIG: os.pathsep-separated files; None: ~/.kube/config
     in_pod: bool = False  # KUBERNETES_SERVICE_HOST is set
+    named_by: str | None = None  # "--kubeconfig" when the operator named the file; None: KUBECONFIG
+    timeout: float = DEFAULT_TIMEOUT  # seconds to connect, and for each answer (--request-timeout)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KubeSource:
@@ -59,6 +61,7 @@ class Cluster:
     name: str  # "context prod-cluster (https://...)" or "in-cluster (https://...)"
     api: Any  # kubernetes.client.ApiClient
     in_cluster: bool = False  # a pod's service account, not a kubeconfig
+    timeout: float = DEFAULT_TIMEOUT  # seconds to connect, and for each answer
 
 
 def kubeconfig_status(source: KubeSource) -> str | None:
@@ -66,7 +69,8 @@ def kubeconfig_status(source: KubeSource) -> str | None:
     if _kubeconfig_paths(source) or _in_cluster(source):
         return None
     if source.kubeconfig:
-        return f"no kubeconfig found (KUBECONFIG={source.kubeconfig} does not exist)"
+        named_by = source.named_by or "KUBECONFIG"
+        return f"no kubeconfig found ({named_by}={source.kubeconfig} does not exist)"
     return "no kubeconfig found (KUBECONFIG unset, no ~/.kube/config, not in a cluster)"
 
 
@@ -114,7 +118,8 @@ def connect(source: KubeSource, context: str | None = None) -> Cluster | None:
     # Our own loop retries what is worth retrying; urllib3's silent retries would hide it.
     configuration.retries = False
     host = redact_url(configuration.host)  # never a password in a label
-    return Cluster(f"{label} ({host})", client.ApiClient(configuration), label == "in-cluster")
+    api = client.ApiClient(configuration)
+    return Cluster(f"{label} ({host})", api, label == "in-cluster", source.timeout)
 
 
 def observe_health(
@@ -122,7 +127,6 @@ def observe_health(
     *,
     source: KubeSource,
     context: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
     retries: int = RETRIES,
     backoff: float = BACKOFF,
 ) -> Mapping[str, Health] | None:
@@ -135,7 +139,7 @@ def observe_health(
     if cluster is None:
         return None
     with gcpause.paused():  # the answers decode to a few dicts per model; see gcpause
-        return _observe(cluster, entries, timeout, retries, backoff)
+        return _observe(cluster, entries, cluster.timeout, retries, backoff)
 
 
 def _observe(

@@ -64,8 +64,8 @@ def observe(
     """Health of ``entries``, or None when observation is skipped.
 
     Skipped with ``skip`` (--no-kube), and when no cluster is configured at all,
-    which is told to ``notify``, unless ``required`` (an explicit --kube-context):
-    then it is an error.
+    which is told to ``notify``, unless ``required`` (an explicit --kube-context or
+    --kubeconfig): then it is an error.
     """
     from . import observe as kube
 
@@ -74,9 +74,10 @@ def observe(
     status = kube.kubeconfig_status(source)
     if status is not None:
         if required:
+            given = f"--kube-context {context}" if context else f"--kubeconfig {source.kubeconfig}"
             raise ClusterError(
-                f"--kube-context {context} was given but {status}. Set KUBECONFIG to the file "
-                "that defines the context, or pass --no-kube to skip health checks"
+                f"{given} was given but {status}. Pass --kubeconfig (or set KUBECONFIG) to "
+                "the file that defines the context, or pass --no-kube to skip health checks"
             )
         notify(f"kubernetes: {status}; health is not checked (Unknown)")
         return None
@@ -101,7 +102,7 @@ def health_for(
             source=source,
             context=kube_context or manifest.kube_context,
             skip=no_kube,
-            required=kube_context is not None,
+            required=kube_context is not None or source.named_by is not None,
             notify=notify,
         )
 
@@ -168,25 +169,48 @@ def wait_for_health(
     *,
     notify: Notify,
     warn: Notify,
+    interval: float = WAIT_INTERVAL,
 ) -> list[Plan]:
     """Re-plan until every observed model is Healthy or ``timeout`` s pass; the last plans.
 
-    ``timeout`` 0 plans once. Progress goes to ``notify``, a timeout to ``warn``.
+    ``timeout`` 0 plans once. Progress goes to ``notify``, a line only when something
+    changed (a model became healthy, or the set of waiting models moved), so a long
+    wait over many models stays readable; a timeout goes to ``warn``.
     """
     from .reconcile import plan_manifests
 
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     plans = plan_manifests(conn, manifests, kube)
+    said: list[str] = []  # the waiting models the last line named
     while (waiting := _waiting(plans)) and (left := deadline - time.monotonic()) > 0:
-        notify(
-            f"Waiting for {len(waiting)} deployment(s) to become healthy ({left:.0f} s left): "
-            f"{', '.join(waiting)}"
-        )
-        time.sleep(min(WAIT_INTERVAL, left))
+        if waiting != said:
+            elapsed = time.monotonic() - started
+            healthy = [name for name in said if name not in waiting]
+            notify(
+                (f"{_some(healthy)} became healthy; w" if healthy else "W")
+                + f"aiting for {len(waiting)} deployment(s) to become healthy "
+                f"({elapsed:.0f} s elapsed, {left:.0f} s left): {_some(waiting)}"
+            )
+            said = waiting
+        time.sleep(min(interval, left))
         plans = plan_manifests(conn, manifests, kube)
     if waiting and timeout:
-        warn(f"--wait timed out after {timeout:g} s; applying {', '.join(waiting)} as pending")
+        warn(f"--wait timed out after {timeout:g} s; applying {_some(waiting)} as pending")
+    elif said:
+        elapsed = time.monotonic() - started
+        notify(f"All {len(_observed(plans))} deployment(s) are healthy ({elapsed:.0f} s elapsed).")
     return plans
+
+
+def _some(names: Sequence[str], most: int = 10) -> str:
+    """``names`` joined, at most ``most`` of them, then how many more."""
+    shown = ", ".join(names[:most])
+    return f"{shown} and {len(names) - most} more" if len(names) > most else shown
+
+
+def _observed(plans: Sequence[Plan]) -> list[Observation]:
+    return [seen for plan in plans for seen in plan.observations]
 
 
 def _waiting(plans: Sequence[Plan]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,59 +44,42 @@ LIST_COLUMNS = (
 )
 
 
-def _minute(value: datetime | None) -> str:
+def minute(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], *, show_headers: bool = True
+) -> str:
     """Left-aligned columns separated by two spaces, like the admin-cli output.
 
     Cells are escaped: a CR or an escape sequence in a stored value cannot
     rewrite what the column shows.
     """
     rows = [[escape(cell) for cell in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    lines = [headers, *rows]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    lines = [headers, *rows] if show_headers else rows
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
     )
 
 
-def entries_table(entries: Sequence[Entry]) -> str:
-    head = f"Found {len(entries)} model deployment(s)"
-    if not entries:
-        return head
-    rows = [
-        (
-            e.id,
-            e.model_name,
-            e.endpoint,
-            e.status,
-            e.environment,
-            e.namespace,
-            _minute(e.last_health_check),
-            _minute(e.updated_at),
-        )
-        for e in entries
-    ]
-    return f"{head}\n\n{table(LIST_COLUMNS, rows)}"
-
-
-def entries_json(entries: Sequence[Entry]) -> str:
-    return json.dumps([e.to_dict() for e in entries], indent=2)
-
-
-def csv_rows(fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """CSV with a header; every cell escaped and safe to open in a spreadsheet."""
+def csv_rows(
+    fields: Sequence[str], rows: Iterable[Sequence[Any]], *, show_headers: bool = True
+) -> str:
+    """CSV (with a header row unless ``show_headers`` is False); every cell escaped and safe
+    to open in a spreadsheet."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(fields)
+    if show_headers:
+        writer.writerow(fields)
     writer.writerows([csv_cell(value) for value in row] for row in rows)
     return out.getvalue().rstrip("\n")
 
 
-def entries_csv(entries: Sequence[Entry]) -> str:
-    return csv_rows(ENTRY_FIELDS, ([e.to_dict()[k] for k in ENTRY_FIELDS] for e in entries))
+def entry_rows(entries: Iterable[Entry]) -> Iterable[list[Any]]:
+    """The ENTRY_FIELDS of each entry (JSON and CSV use the field names of the table)."""
+    return ([e.to_dict()[k] for k in ENTRY_FIELDS] for e in entries)
 
 
 HISTORY_FIELDS = (
@@ -125,32 +108,8 @@ HISTORY_COLUMNS = (
 )
 
 
-def history_table(records: Sequence[AuditRecord]) -> str:
-    """The audit log as `registry history` shows it: newest first, one line per change."""
-    if not records:
-        return "No history."
-    rows = [
-        (
-            r.id,
-            r.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
-            r.environment,
-            r.revision,
-            r.action,
-            r.model_name,
-            r.actor,
-            (r.commit_sha or "")[:12],
-        )
-        for r in records
-    ]
-    return table(HISTORY_COLUMNS, rows)
-
-
-def history_json(records: Sequence[AuditRecord]) -> str:
-    return to_json([vars(r) for r in records])
-
-
-def history_csv(records: Sequence[AuditRecord]) -> str:
-    """Every field of the audit log (before and after as JSON) as CSV."""
+def history_rows(records: Iterable[AuditRecord]) -> Iterable[list[Any]]:
+    """Every field of the audit log, before and after as JSON, for CSV."""
 
     def cell(record: AuditRecord, field: str) -> Any:
         value = getattr(record, field)
@@ -158,7 +117,7 @@ def history_csv(records: Sequence[AuditRecord]) -> str:
             return None if value is None else json.dumps(value, sort_keys=True, default=str)
         return value.isoformat() if isinstance(value, datetime) else value
 
-    return csv_rows(HISTORY_FIELDS, ([cell(r, f) for f in HISTORY_FIELDS] for r in records))
+    return ([cell(r, f) for f in HISTORY_FIELDS] for r in records)
 
 
 SYMBOLS = {
@@ -195,12 +154,13 @@ def _with_health(change: Change) -> str:
     return f"{health}: {change.reason}"
 
 
-def plan_summary_line(plan: Plan) -> str:
+def plan_summary(plan: Plan, number: Callable[[int], str] = str) -> str:
+    """The counts of a plan, each written by ``number`` (Markdown makes them bold)."""
     s = plan.summary()
     return (
-        f"Plan: {s['create']} to create, {s['update']} to update, {s['enable']} to enable, "
-        f"{s['disable']} to disable, {s['deregister']} to deregister; "
-        f"{int(s['unchanged'])} unchanged."
+        f"{number(s['create'])} to create, {number(s['update'])} to update, "
+        f"{number(s['enable'])} to enable, {number(s['disable'])} to disable, "
+        f"{number(s['deregister'])} to deregister; {int(s['unchanged'])} unchanged."
     )
 
 
@@ -236,7 +196,7 @@ def plan_text(plan: Plan) -> str:
     if plan.mass_removal:
         lines += [*mass_removal_banner(plan), ""]
     if plan.has_changes:
-        lines.append(plan_summary_line(plan))
+        lines.append(f"Plan: {plan_summary(plan)}")
     else:
         lines.append(
             f"No changes. The registry matches the desired state ({int(plan.unchanged)} unchanged)."
@@ -246,13 +206,6 @@ def plan_text(plan: Plan) -> str:
 
 def plans_text(plans: Sequence[Plan]) -> str:
     return "\n\n".join(plan_text(plan) for plan in plans)
-
-
-def plan_json(plans: Sequence[Plan]) -> str:
-    """The JSON output of `plan` (schemas/plan.schema.json): one plan, or a plan set."""
-    from .saved_plan import document
-
-    return to_json(document(plans))
 
 
 _MD_ACTIONS = {
@@ -280,7 +233,6 @@ def plan_markdown(plans: Sequence[Plan]) -> str:
     """A merge request comment: per environment a summary, the changes and the warnings."""
     parts = []
     for plan in plans:
-        s = plan.summary()
         environment = md_code(plan.environment)
         lines = [f"### Registry plan: {environment} (revision {plan.base_revision})", ""]
         if plan.mass_removal:
@@ -303,11 +255,7 @@ def plan_markdown(plans: Sequence[Plan]) -> str:
         if plan.unmanaged:
             names = ", ".join(md_code(name) for name in plan.unmanaged)
             lines += [f"Unmanaged ({UNMANAGED_NOTE}): {names}", ""]
-        lines.append(
-            f"**{s['create']}** to create, **{s['update']}** to update, **{s['enable']}** to "
-            f"enable, **{s['disable']}** to disable, **{s['deregister']}** to deregister; "
-            f"{int(s['unchanged'])} unchanged."
-        )
+        lines.append(plan_summary(plan, lambda n: f"**{n}**"))
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 

@@ -110,6 +110,7 @@ def list_entries(
     environment: str | None = None,
     status: str | None = None,
     model_name: str | None = None,
+    limit: int | None = None,
 ) -> list[Entry]:
     conditions, params = [], []
     for column, value in (
@@ -122,6 +123,9 @@ def list_entries(
             params.append(value)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     query = f"SELECT {ENTRY_COLUMNS} FROM model_registry_entries{where} ORDER BY id"
+    if limit is not None:
+        query += " LIMIT %s"
+        params.append(limit)
     return [_entry(row) for row in conn.execute(query, params)]
 
 

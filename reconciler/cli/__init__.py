@@ -17,6 +17,7 @@ from . import (  # noqa: F401  (importing a command module registers its command
     declarative_commands,
     kube_commands,
     operator_commands,
+    shell_commands,
 )
 from .app import admin_app, app
 from .common import say

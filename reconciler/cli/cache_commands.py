@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import enum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler import render
+from reconciler import views
+from reconciler.views import Format
 from registry import names
 
 from .app import ROUTER, app
 from .common import (
     Environment,
     ModelName,
+    emit,
     open_cache,
     open_registry,
     open_target,
-    out,
+    output_option,
     warn,
 )
 from .session import current
@@ -31,9 +32,7 @@ cache_app = typer.Typer(
 app.add_typer(cache_app, name="cache", rich_help_panel=ROUTER)
 
 
-class ResolveFormat(enum.StrEnum):
-    text = "text"
-    json = "json"
+MessageFormat = Annotated[Format, output_option(views.MESSAGE)]
 
 
 @app.command(rich_help_panel=ROUTER)
@@ -41,13 +40,12 @@ def resolve(
     model_name: ModelName,
     environment: Environment,
     output: Annotated[
-        ResolveFormat,
-        typer.Option(
-            "--format",
-            "-o",
+        Format,
+        output_option(
+            views.RESOLVED,
             help="text: the endpoint; json: the entry and the tier that answered (source).",
         ),
-    ] = ResolveFormat.text,
+    ] = Format.text,
 ) -> None:
     """Look a model up exactly as the router does (Redis first, then the database)."""
     import logging
@@ -76,10 +74,7 @@ def resolve(
         finally:
             if resolver.stats.cache_errors:
                 warn(f"Redis at {cache.description} did not answer: the database answered instead")
-    if output is ResolveFormat.text:
-        out(route.endpoint)
-    else:
-        out(render.to_json({**route.to_dict(), "source": source}))
+    emit(views.RESOLVED, views.Resolved(route, source), output)
 
 
 def _require_cache(command: str) -> Cache:
@@ -97,7 +92,7 @@ def _require_cache(command: str) -> Cache:
 
 
 @cache_app.command("sync")
-def cache_sync() -> None:
+def cache_sync(output: MessageFormat = Format.text) -> None:
     """Delete the cache keys queued by committed changes (finishes after a Redis outage)."""
     from registry.cache import pending_invalidations, sync_outbox
 
@@ -106,7 +101,9 @@ def cache_sync() -> None:
     synced = sync_outbox(conn, cache)
     if not synced:
         cache.ping()  # with nothing queued, a refusing Redis would otherwise go unnoticed
-    out(f"Synced {synced} cache invalidation(s); {pending_invalidations(conn)} pending.")
+    pending = pending_invalidations(conn)
+    text = f"Synced {synced} cache invalidation(s); {pending} pending."
+    emit(views.MESSAGE, views.Message(text, {"synced": synced, "pending": pending}), output)
 
 
 @cache_app.command("invalidate")
@@ -118,6 +115,7 @@ def cache_invalidate(
             "--model-name", "-m", help="Only this model (default: the whole environment)."
         ),
     ] = None,
+    output: MessageFormat = Format.text,
 ) -> None:
     """Drop cached entries by hand, e.g. after the database was changed outside the registry."""
     from registry.entry import cache_key
@@ -130,4 +128,6 @@ def cache_invalidate(
         dropped = cache.invalidate_environment(environment)
     else:
         dropped = cache.invalidate([cache_key(environment, model_name)])
-    out(f'Invalidated {dropped} cached entr{"y" if dropped == 1 else "ies"} of "{environment}".')
+    text = f'Invalidated {dropped} cached entr{"y" if dropped == 1 else "ies"} of "{environment}".'
+    data = {"environment": environment, "model_name": model_name, "invalidated": dropped}
+    emit(views.MESSAGE, views.Message(text, data), output)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import enum
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 
 from reconciler.safe_text import escape, printable
+from reconciler.views import Format, View, paint_message
+from registry.errors import RegistryError
 from registry.redact import redact_urls
 
 from .session import current, detail, notice
+
+try:  # typer 0.2x carries its own copy of click, and its own Choice
+    from typer._types import TyperChoice as Choice
+except ImportError:
+    from click import Choice
 
 T = TypeVar("T")
 
@@ -21,23 +28,54 @@ if TYPE_CHECKING:
 
     from reconciler.apply import ApplyResult
     from reconciler.audit_fields import CiJob
+    from reconciler.observe import KubeSource
     from registry.cache import Cache
     from registry.db import Target
 
 
-class OutputFormat(enum.StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-def out(text: str) -> None:
-    """Machine-readable output and results: stdout.
+def out(text: str, *, paint: Callable[[str], str] | None = None) -> None:
+    """Results: stdout. ``paint`` colours them on a terminal.
 
     The renderers escape every value; escaping again here (idempotent) guards
-    the terminal against any text that reaches it another way.
+    the terminal against any text that reaches it another way. Colour comes
+    after, so its escape codes are the only ones that reach the terminal.
     """
-    typer.echo(escape(text, keep_newlines=True))
+    text = escape(text, keep_newlines=True)
+    typer.echo(paint(text) if paint and colored(sys.stdout) else text)
+
+
+def colored(stream: TextIO) -> bool:
+    """Colour only on a terminal, and not with --no-color (session.color) or NO_COLOR."""
+    session = current()
+    if not (session.color and stream.isatty()):
+        return False
+    try:
+        return not session.settings.no_color
+    except RegistryError:  # the invalid setting is what is being reported: plainly
+        return False
+
+
+def emit(view: View[T], value: T, output: Format, *, headers: bool = True) -> None:
+    """Print a command's result on stdout as ``output`` says (views decide how)."""
+    text = view.render(value, output, headers=headers)
+    if text:
+        out(text, paint=view.colored(output))
+
+
+def format_choice(formats: Sequence[Format]) -> Choice:
+    """The click type of an option whose values are some of the ``Format``s."""
+    return Choice([str(f) for f in formats])
+
+
+def output_option(view: View, help: str = "Output format.") -> typer.models.OptionInfo:
+    """The one ``--format/-o`` option; its choices are the formats ``view`` supports."""
+    return typer.Option(
+        "--format",
+        "-o",
+        click_type=format_choice(view.formats),
+        metavar=f"<{'|'.join(view.formats)}>",
+        help=help,
+    )
 
 
 def say(text: str) -> None:
@@ -46,7 +84,8 @@ def say(text: str) -> None:
     Escaped and with the credentials of any URL removed: messages quote values
     from files, the database and the cluster.
     """
-    typer.echo(escape(redact_urls(text)), err=True)
+    text = escape(redact_urls(text))
+    typer.echo(paint_message(text) if colored(sys.stderr) else text, err=True)
 
 
 def warn(text: str) -> None:
@@ -105,10 +144,19 @@ def _checked_filter(param: typer.CallbackParam, value: str | None) -> str | None
 
 
 EnvironmentFilter = Annotated[
-    str | None, typer.Option("--environment", "-e", callback=_checked_filter)
+    str | None,
+    typer.Option(
+        "--environment",
+        "-e",
+        help="Only this environment, e.g. production.",
+        callback=_checked_filter,
+    ),
 ]
 ModelNameFilter = Annotated[
-    str | None, typer.Option("--model-name", "-m", callback=_checked_filter)
+    str | None,
+    typer.Option(
+        "--model-name", "-m", help="Only this model, e.g. llama-2-7b.", callback=_checked_filter
+    ),
 ]
 
 
@@ -131,6 +179,7 @@ Actor = Annotated[
     str | None,
     typer.Option(
         help="Who to record in the audit log (default: GITLAB_USER_LOGIN, else OS user).",
+        envvar="REGISTRY_ACTOR",
         callback=_checked_actor,
     ),
 ]
@@ -168,6 +217,20 @@ def limit_between(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def seconds_up_to(most: float, what: str) -> Callable[[str], float]:
+    """A parser of a number of seconds above 0 and at most ``most``."""
+    rule = f"use a number of seconds above 0 and at most {most:g} in ASCII digits"
+    number = ascii_number(_DECIMAL, float, what, rule)
+
+    def parse(value: str) -> float:
+        seconds = number(value)
+        if not 0 < seconds <= most:
+            raise typer.BadParameter(f"invalid {what} {seconds:g}: {rule}")
+        return seconds
+
+    return parse
+
+
 def _lock_timeout(seconds: float) -> float:
     from registry.store import check_lock_timeout
 
@@ -179,6 +242,7 @@ LockTimeout = Annotated[
     typer.Option(
         "--lock-timeout",
         help="Seconds to wait for another apply's lock (0: do not wait; at most 3600).",
+        envvar="REGISTRY_LOCK_TIMEOUT",
         parser=ascii_number(
             _DECIMAL,
             float,
@@ -188,7 +252,6 @@ LockTimeout = Annotated[
         callback=_lock_timeout,
     ),
 ]
-Format = Annotated[OutputFormat, typer.Option("--format", "-o", help="Output format.")]
 
 
 def report_apply(result: ApplyResult) -> None:
@@ -204,3 +267,39 @@ def report_apply(result: ApplyResult) -> None:
             "once Redis is back (the next apply also does it); until then the router may "
             "serve the old entries until their cache TTL expires"
         )
+
+
+Kubeconfig = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        metavar="PATH",
+        help="kubeconfig file to use (default: KUBECONFIG, else ~/.kube/config, else the "
+        "pod's service account).",
+        envvar="REGISTRY_KUBECONFIG",
+        show_default=False,
+    ),
+]
+RequestTimeout = Annotated[
+    float,
+    typer.Option(
+        "--request-timeout",
+        metavar="SECONDS",
+        help="Seconds to wait for each Kubernetes API request (to connect, and for the answer).",
+        envvar="REGISTRY_REQUEST_TIMEOUT",
+        parser=seconds_up_to(3600, "request timeout"),
+    ),
+]
+
+
+def kube_source(kubeconfig: str | None = None, timeout: float | None = None) -> KubeSource:
+    """Where this command's cluster is (KUBECONFIG, in a pod), with --kubeconfig and
+    --request-timeout applied."""
+    from dataclasses import replace
+
+    from reconciler.observe import KubeSource
+
+    source = KubeSource.from_settings(current().settings)
+    if kubeconfig is not None:
+        source = replace(source, kubeconfig=kubeconfig, named_by="--kubeconfig")
+    return source if timeout is None else replace(source, timeout=timeout)

@@ -7,21 +7,19 @@ from typing import Annotated
 
 import typer
 
+from reconciler.observe import DEFAULT_TIMEOUT
+from reconciler.views import Format
 from registry import names
 from registry.errors import InvalidOption
 
 from .app import CONTROLLER, app
+from .common import Kubeconfig, RequestTimeout, format_choice, kube_source
 from .session import current
 
 
 class ProbeVia(enum.StrEnum):
     direct = "direct"
     proxy = "proxy"
-
-
-class LogFormat(enum.StrEnum):
-    text = "text"
-    json = "json"
 
 
 def _positive(name: str, value: float, *, zero: bool = False) -> None:
@@ -81,12 +79,24 @@ def controller(
     metrics_port: Annotated[
         int, typer.Option(help="Port of /metrics, /healthz and /readyz (0: any free port).")
     ] = 9402,
-    log_format: Annotated[LogFormat, typer.Option(help="Log lines as text or JSON.")] = (
-        LogFormat.text
-    ),
+    log_format: Annotated[
+        Format,
+        typer.Option(
+            help="Log lines as text or JSON.",
+            click_type=format_choice((Format.text, Format.json)),
+            metavar="<text|json>",
+        ),
+    ] = Format.text,
     kube_context: Annotated[
-        str | None, typer.Option(help="kubeconfig context (default: the current context).")
+        str | None,
+        typer.Option(
+            help="kubeconfig context (default: the current context).",
+            envvar="REGISTRY_KUBE_CONTEXT",
+            show_default=False,
+        ),
     ] = None,
+    kubeconfig: Kubeconfig = None,
+    request_timeout: RequestTimeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Keep enabled entries ready or pending as the cluster and their endpoints say."""
     from reconciler import controller as reconciler_controller
@@ -123,6 +133,7 @@ def controller(
             leader_election=not no_leader_election,
             metrics_port=metrics_port,
             kube_context=kube_context,
+            kube_source=kube_source(kubeconfig, request_timeout),
             listen_url=environ.listen_url,
             log_format=log_format.value,
         ),

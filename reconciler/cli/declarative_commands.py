@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-import enum
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler import render
+from reconciler import render, views
 from reconciler.apply import DEFAULT_LOCK_TIMEOUT
 from reconciler.files import write_text
+from reconciler.observe import DEFAULT_TIMEOUT
+from reconciler.views import Format
 from registry.errors import ApplyRefused
 
 from .app import GITOPS, app
 from .common import (
     Actor,
     Environment,
+    Kubeconfig,
     LockTimeout,
+    RequestTimeout,
     ci_job,
+    emit,
+    kube_source,
     open_cache,
     open_registry,
-    out,
+    output_option,
     report_apply,
     say,
     warn,
@@ -39,17 +44,7 @@ if TYPE_CHECKING:
 DEFAULT_WAIT_TIMEOUT = 300.0
 
 
-class PlanFormat(enum.StrEnum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-
-
-PLAN_RENDERERS = {
-    PlanFormat.text: render.plans_text,
-    PlanFormat.json: render.plan_json,
-    PlanFormat.markdown: render.plan_markdown,
-}
+PlanFormat = Annotated[Format, output_option(views.PLANS)]
 
 
 Paths = Annotated[
@@ -85,23 +80,22 @@ def validate(
         typer.Option("--junit", help="Write JUnit XML: one test case per manifest."),
     ] = None,
     codequality: CodeQuality = None,
+    output: Annotated[Format, output_option(views.VALIDATION)] = Format.text,
 ) -> None:
     """Check manifests (no database, no cluster): exit 0 valid, 1 invalid."""
     from reconciler import operations, reports
 
     result = operations.load(paths, codequality)
     for finding in result.findings:
-        out(str(finding))
+        say(str(finding))
     if junit is not None:
         # Files refused before reading (a symlink out of a folder) are test cases too.
         paths = dict.fromkeys([*result.files, *(f.path for f in result.findings)])
         by_file = {path: [f for f in result.findings if f.path == path] for path in paths}
         write_text(junit, reports.junit_report(by_file), "JUnit report")
-    counts = f"{len(result.errors)} error(s), {len(result.warnings)} warning(s)"
+    emit(views.VALIDATION, result, output)
     if not result.ok:
-        say(f"{len(result.files)} manifest file(s) checked: invalid, {counts}.")
         raise typer.Exit(1)
-    say(f"{len(result.files)} manifest file(s) valid ({counts}).")
 
 
 @app.command(rich_help_panel=GITOPS)
@@ -110,9 +104,7 @@ def plan(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Save the plan for `registry apply FILE`.")
     ] = None,
-    output: Annotated[PlanFormat, typer.Option("--format", "-o", help="Output format.")] = (
-        PlanFormat.text
-    ),
+    output: PlanFormat = Format.text,
     detailed_exitcode: Annotated[
         bool,
         typer.Option(
@@ -130,17 +122,20 @@ def plan(
     codequality: CodeQuality = None,
     kube_context: KubeContext = None,
     no_kube: NoKube = False,
+    kubeconfig: Kubeconfig = None,
+    request_timeout: RequestTimeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Show what applying the manifests would change in the registry."""
     from reconciler import operations, reports, saved_plan
     from reconciler.reconcile import plan_manifests
 
     manifests = operations.manifests(paths, codequality=codequality, notify=say)
-    plans = plan_manifests(
-        open_registry(), manifests, health_for(kube_context=kube_context, no_kube=no_kube)
+    kube = health_for(
+        source=kube_source(kubeconfig, request_timeout), kube_context=kube_context, no_kube=no_kube
     )
+    plans = plan_manifests(open_registry(), manifests, kube)
     _warn_about(plans)
-    out(PLAN_RENDERERS[output](plans))
+    emit(views.PLANS, plans, output)
     if out_file is not None:
         saved_plan.write(out_file, plans, key=current().settings.plan_key)
         say(f"Saved the plan to {out_file}: `registry apply {out_file}` applies exactly this plan.")
@@ -156,14 +151,12 @@ def show(
     plan_file: Annotated[
         Path, typer.Argument(help="A saved plan from `registry plan --out`.", show_default=False)
     ],
-    output: Annotated[PlanFormat, typer.Option("--format", "-o", help="Output format.")] = (
-        PlanFormat.text
-    ),
+    output: PlanFormat = Format.text,
 ) -> None:
     """Render a saved plan (as text, JSON or Markdown) without planning again."""
     from reconciler import saved_plan
 
-    out(PLAN_RENDERERS[output](saved_plan.read(plan_file, key=current().settings.plan_key)))
+    emit(views.PLANS, saved_plan.read(plan_file, key=current().settings.plan_key), output)
 
 
 @app.command("apply", rich_help_panel=GITOPS)
@@ -189,6 +182,8 @@ def apply_command(
     actor: Actor = None,
     kube_context: KubeContext = None,
     no_kube: NoKube = False,
+    kubeconfig: Kubeconfig = None,
+    request_timeout: RequestTimeout = DEFAULT_TIMEOUT,
     wait: Annotated[
         bool,
         typer.Option(
@@ -198,6 +193,13 @@ def apply_command(
     timeout: Annotated[
         float, typer.Option("--timeout", help="With --wait: seconds to wait at most.")
     ] = DEFAULT_WAIT_TIMEOUT,
+    output: Annotated[
+        Format,
+        output_option(
+            views.APPLIED,
+            help="text: the plan before it is applied; json: the plan and what was written, after.",
+        ),
+    ] = Format.text,
 ) -> None:
     """Make the registry match the manifests, or apply a saved plan exactly."""
     from reconciler import operations
@@ -205,7 +207,11 @@ def apply_command(
     prepared = operations.prepare_apply(
         paths,
         connect=open_registry,
-        kube=health_for(kube_context=kube_context, no_kube=no_kube),
+        kube=health_for(
+            source=kube_source(kubeconfig, request_timeout),
+            kube_context=kube_context,
+            no_kube=no_kube,
+        ),
         wait=wait,
         timeout=timeout,
         auto_approve=auto_approve,
@@ -213,10 +219,14 @@ def apply_command(
         notify=say,
         warn=warn,
     )
-    out(render.plans_text(prepared.plans))
+    if output is Format.text:
+        emit(views.APPLIED, views.Applied(prepared.plans, ()), output)
     _warn_about(prepared.plans)
     operations.refuse_mass_removal(prepared.plans, allowed=allow_mass_removal)
     if prepared.has_changes and not prepared.reviewed:
+        if output is not Format.text:  # stdout waits for the result: the plan to review
+            for line in render.plans_text(prepared.plans).splitlines():
+                say(line)
         _confirm()
     results = operations.apply_prepared(
         prepared,
@@ -230,6 +240,8 @@ def apply_command(
         report_apply(result)
     if not prepared.has_changes:
         say("No changes to apply.")
+    if output is not Format.text:
+        emit(views.APPLIED, views.Applied(prepared.plans, results), output)
 
 
 def _confirm() -> None:
@@ -257,6 +269,10 @@ def export(
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write the manifest to FILE instead of stdout.")
     ] = None,
+    output: Annotated[
+        Format,
+        output_option(views.EXPORTED, help="text: the manifest as YAML; json: the same as JSON."),
+    ] = Format.text,
 ) -> None:
     """Print the registry of one environment as a manifest (validates, plans no changes)."""
     from reconciler.manifest import export_text
@@ -267,9 +283,9 @@ def export(
     active = [e for e in entries if not e.deregistered]
     if not active:
         warn(f'environment "{environment}" has no registered models: exporting an empty list')
-    text = export_text(environment, active, revision=revision)
+    exported = views.Exported(environment, export_text(environment, active, revision=revision))
     if out_file is None:
-        out(text.rstrip("\n"))
+        emit(views.EXPORTED, exported, output)
         return
-    write_text(out_file, text, "manifest")
+    write_text(out_file, views.EXPORTED.render(exported, output) + "\n", "manifest")
     say(f'Wrote the manifest of environment "{environment}" to {out_file}.')

@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from reconciler import render
-from reconciler.apply import DEFAULT_LOCK_TIMEOUT, ApplyResult
+from reconciler import views
+from reconciler.apply import DEFAULT_LOCK_TIMEOUT
+from reconciler.observe import DEFAULT_TIMEOUT as DEFAULT_KUBE_TIMEOUT
 from reconciler.plan import Plan
+from reconciler.views import Format
 from registry import names
 from registry.vocabulary import Action, Status
 
@@ -19,21 +21,23 @@ from .common import (
     DryRun,
     Environment,
     EnvironmentFilter,
-    Format,
+    Kubeconfig,
     LockTimeout,
     ModelName,
     ModelNameFilter,
-    OutputFormat,
+    RequestTimeout,
     ci_job,
+    emit,
+    kube_source,
     limit_between,
     open_cache,
     open_registry,
-    out,
+    output_option,
     report_apply,
     say,
     warn,
 )
-from .kube_commands import KubeContext, observe, replicas_text
+from .kube_commands import KubeContext, observe
 
 
 def _write(
@@ -42,7 +46,7 @@ def _write(
     build: Callable[..., Plan],
     *,
     dry_run: bool,
-    output: OutputFormat,
+    output: Format,
     actor: str | None,
     lock_timeout: float,
 ) -> None:
@@ -62,34 +66,20 @@ def _write(
     )
     for message in plan.warnings:
         warn(message)
-    _report(plan, result if plan.has_changes else None, dry_run=dry_run, output=output)
-
-
-def _report(plan: Plan, result: ApplyResult | None, *, dry_run: bool, output: OutputFormat) -> None:
+    if not plan.has_changes:
+        result = None  # nothing was written
+        say(f'No changes: the registry for environment "{plan.environment}" already holds this.')
     if result is not None:
         report_apply(result)
-    if output is OutputFormat.json:
-        revision = result.revision if result else plan.base_revision
-        out(
-            render.to_json(
-                {
-                    **plan.to_dict(),
-                    "applied": result is not None,
-                    "dry_run": dry_run,
-                    "new_revision": revision,
-                }
-            )
-        )
-        return
-    if output is OutputFormat.csv:
-        out(render.entries_csv([c.after for c in plan.changes]))
-        return
-    if not plan.has_changes:
-        say(f'No changes: the registry for environment "{plan.environment}" already holds this.')
-        return
-    out(render.plan_text(plan))
-    if dry_run:
+    emit(views.WRITTEN, views.Written(plan, result, dry_run), output)
+    if dry_run and plan.has_changes:
         say("Dry run: nothing was written.")
+
+
+WriteFormat = Annotated[Format, output_option(views.WRITTEN)]
+NoHeaders = Annotated[
+    bool, typer.Option("--no-headers", help="Table and CSV without the header lines.")
+]
 
 
 @app.command(rich_help_panel=OPERATOR)
@@ -102,7 +92,7 @@ def register(
     ] = None,
     namespace: Annotated[str, typer.Option(help="Kubernetes namespace.")] = names.DEFAULT_NAMESPACE,
     dry_run: DryRun = False,
-    output: Format = OutputFormat.table,
+    output: WriteFormat = Format.table,
     actor: Actor = None,
     lock_timeout: LockTimeout = DEFAULT_LOCK_TIMEOUT,
     no_verify_health: Annotated[
@@ -112,6 +102,8 @@ def register(
         ),
     ] = False,
     kube_context: KubeContext = None,
+    kubeconfig: Kubeconfig = None,
+    request_timeout: RequestTimeout = DEFAULT_KUBE_TIMEOUT,
 ) -> None:
     """Register a model deployment so the router can find it.
 
@@ -129,10 +121,15 @@ def register(
     health = None
     if not no_verify_health:
         entry = operations.target_entry(model_name, environment, namespace, endpoint)
-        health = observe([entry], context=kube_context, required=kube_context is not None)
+        health = observe(
+            [entry],
+            source=kube_source(kubeconfig, request_timeout),
+            context=kube_context,
+            required=kube_context is not None or kubeconfig is not None,
+        )
         if health is not None:
             operations.require_healthy(entry, health[model_name])
-            say(f"Deployment is healthy ({replicas_text(health[model_name])}).")
+            say(f"Deployment is healthy ({views.replicas_text(health[model_name])}).")
 
     def build(current, revision):
         plan = operator.register(
@@ -161,7 +158,7 @@ def _status_command(action: Action, help_text: str) -> None:
         model_name: ModelName,
         environment: Environment,
         dry_run: DryRun = False,
-        output: Format = OutputFormat.table,
+        output: WriteFormat = Format.table,
         actor: Actor = None,
         lock_timeout: LockTimeout = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
@@ -198,9 +195,22 @@ _status_command(
 @app.command("list", rich_help_panel=OPERATOR)
 def list_entries(
     environment: EnvironmentFilter = None,
-    status: Annotated[str | None, typer.Option(help=", ".join(Status.values()) + ".")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="Only entries with this status: " + ", ".join(Status.values()) + "."),
+    ] = None,
     model_name: ModelNameFilter = None,
-    output: Format = OutputFormat.table,
+    output: Annotated[Format, output_option(views.ENTRIES)] = Format.table,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            help="Show at most this many entries (1 to 1000000), oldest first.",
+            parser=limit_between(1, 1_000_000),
+            metavar="N",
+            show_default=False,
+        ),
+    ] = None,
+    no_headers: NoHeaders = False,
 ) -> None:
     """List registered model deployments."""
     from registry import store
@@ -209,14 +219,9 @@ def list_entries(
     if status is not None and not Status.has(status):
         raise RegistryError(f"invalid status {status!r}: use one of {', '.join(Status.values())}")
     entries = store.list_entries(
-        open_registry(), environment=environment, status=status, model_name=model_name
+        open_registry(), environment=environment, status=status, model_name=model_name, limit=limit
     )
-    renderers = {
-        OutputFormat.table: render.entries_table,
-        OutputFormat.json: render.entries_json,
-        OutputFormat.csv: render.entries_csv,
-    }
-    out(renderers[output](entries))
+    emit(views.ENTRIES, entries, output, headers=not no_headers)
 
 
 @app.command(rich_help_panel=OPERATOR)
@@ -229,7 +234,8 @@ def history(
             help="Most recent records to show (1 to 10000).", parser=limit_between(1, 10000)
         ),
     ] = 50,
-    output: Format = OutputFormat.table,
+    output: Annotated[Format, output_option(views.HISTORY)] = Format.table,
+    no_headers: NoHeaders = False,
     verify: Annotated[
         bool,
         typer.Option(
@@ -255,22 +261,12 @@ def history(
     if verify or expect_head:
         expected = dict(_expected_head(value) for value in expect_head or ())
         checked = store.verify_audit_chain(open_registry(), expected)
-        out(f"{checked.records} audit records verified.")
-        for head in checked.heads:
-            out(
-                f"head of {head.environment}: record {head.last_id}, revision {head.revision}, "
-                f"--expect-head {head.environment}={head.chain_hash}"
-            )
+        emit(views.CHAIN, checked, Format.json if output is Format.json else Format.table)
         return
     records = store.history(
         open_registry(), environment=environment, model_name=model_name, limit=limit
     )
-    renderers = {
-        OutputFormat.table: render.history_table,
-        OutputFormat.json: render.history_json,
-        OutputFormat.csv: render.history_csv,
-    }
-    out(renderers[output](records))
+    emit(views.HISTORY, records, output, headers=not no_headers)
 
 
 def _expected_head(value: str) -> tuple[str, str]:
@@ -289,7 +285,9 @@ def _expected_head(value: str) -> tuple[str, str]:
 
 
 @db_app.command("migrate")
-def db_migrate() -> None:
+def db_migrate(
+    output: Annotated[Format, output_option(views.MESSAGE)] = Format.text,
+) -> None:
     """Apply pending schema migrations (also done on connect unless REGISTRY_AUTO_MIGRATE=0)."""
     from registry import migrate
 
@@ -297,4 +295,10 @@ def db_migrate() -> None:
     for migration in applied:
         say(f"applied migration {migration.version:04d}_{migration.name}")
     latest = migrate.available()[-1]
-    say(f"database schema is at version {latest.version:04d} ({latest.name}), up to date.")
+    text = f"database schema is at version {latest.version:04d} ({latest.name}), up to date."
+    data = {
+        "applied": [f"{m.version:04d}_{m.name}" for m in applied],
+        "version": latest.version,
+        "name": latest.name,
+    }
+    emit(views.MESSAGE, views.Message(text, data), output)

@@ -25,6 +25,8 @@ from registry.errors import ControllerError
 if TYPE_CHECKING:
     from registry.settings import Settings as RegistrySettings
 
+    from ..observe import KubeSource
+
 DEFAULT_LEASE_NAME = "vllm-model-registry-controller"
 RELEASE_WAIT = 3.0  # seconds SIGTERM waits for the lease release (exit within 5 s)
 
@@ -43,6 +45,7 @@ class Settings:
     leader_election: bool = True
     metrics_port: int = 9402
     kube_context: str | None = None
+    kube_source: KubeSource | None = None  # --kubeconfig, --request-timeout; None: the settings'
     listen_url: str | None = None  # REGISTRY_LISTEN_URL: a direct (non-PgBouncer) server
     log_format: str = "text"
 
@@ -65,7 +68,7 @@ def run(settings: Settings, environ: RegistrySettings, stop: threading.Event | N
     configure_logging(settings.log_format)
     log = logging.getLogger(__name__)
     stop = stop or threading.Event()
-    source = observe.KubeSource.from_settings(environ)
+    source = settings.kube_source or observe.KubeSource.from_settings(environ)
     cluster = observe.connect(source, settings.kube_context)
     if cluster is None:
         raise ControllerError(

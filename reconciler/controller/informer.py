@@ -78,7 +78,7 @@ class Informer:
         resync: float,
         on_change: Callable[[], None],
         on_restart: Callable[[str, str], None],
-        timeout: float = observe.DEFAULT_TIMEOUT,
+        timeout: float | None = None,
     ) -> None:
         self.cluster = cluster
         self.kind = kind
@@ -86,7 +86,7 @@ class Informer:
         self.resync = resync
         self.on_change = on_change  # something may have changed: reconcile
         self.on_restart = on_restart  # (kind, why): a watch was restarted by a re-list
-        self.timeout = timeout
+        self.timeout = cluster.timeout if timeout is None else timeout
         self.objects: dict[str, dict[str, Any]] = {}  # name -> projected object
         self.synced = False  # listed at least once
         self.fresh = False  # the last list or watch worked: the objects are current

@@ -21,7 +21,7 @@ def test_validate_refuses_a_hostile_endpoint_as_an_error(tmp_path, endpoint):
     assert result.returncode == 1, result.stdout
     [finding] = result.stdout.splitlines()
     # (a long value is shortened in the finding, so the payload itself is not compared)
-    assert finding.startswith(f"{path}:8:36: error: invalid endpoint ")  # models from line 8
+    assert finding.startswith(f"{path}:8:36: error: invalid endpoint ")  # the first model
     assert POLICY in finding
     assert "differs from the naming convention" not in result.stdout
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -180,7 +181,8 @@ def test_a_slow_cluster_times_out_with_a_clear_error(kube: FakeKube):
     kube.delay = 2.0
 
     with pytest.raises(ClusterError) as raised:
-        observe_health(source=kube_source(), entries=[entry("llama-2-7b")], timeout=0.2, **FAST)
+        slow = replace(kube_source(), timeout=0.2)  # the request timeout travels on the source
+        observe_health(source=slow, entries=[entry("llama-2-7b")], **FAST)
 
     assert "cannot list deployments in namespace system" in str(raised.value)
     assert "did not answer within 0.2 s" in str(raised.value)

@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 from reconciler import render, reports
 from reconciler.manifest import Finding
 from reconciler.plan import Plan, change_for
+from reconciler.views import ENTRIES, HISTORY, Format
 from registry.entry import Entry
 from registry.store import AuditRecord
 from tests.helpers import entry
@@ -87,10 +88,10 @@ def test_markdown_shows_the_hostile_endpoint_as_code():
 @pytest.mark.parametrize("value", HOSTILE)
 def test_list_table_and_csv(value):
     entries = [stored("ok"), stored("b", endpoint=value, namespace=value)]
-    table = render.entries_table(entries)
+    table = ENTRIES.render(entries, Format.table)
     assert_no_controls(table)
     assert len(table.splitlines()) == 5
-    rows = list(csv.DictReader(io.StringIO(render.entries_csv(entries))))
+    rows = list(csv.DictReader(io.StringIO(ENTRIES.render(entries, Format.csv))))
     assert len(rows) == 2
     for row in rows:
         for cell in row.values():
@@ -99,10 +100,10 @@ def test_list_table_and_csv(value):
 
 
 def test_csv_keeps_ordinary_values_as_they_are():
-    [row] = csv.DictReader(io.StringIO(render.entries_csv([stored("llama-2-7b")])))
+    [row] = csv.DictReader(io.StringIO(ENTRIES.render([stored("llama-2-7b")], Format.csv)))
     assert row["model_name"] == "llama-2-7b"
     assert row["endpoint"] == "llama-2-7b-production.system.svc.cluster.local:8000"
-    [row] = csv.DictReader(io.StringIO(render.entries_csv([stored("x", endpoint=FORMULA)])))
+    [row] = csv.DictReader(io.StringIO(ENTRIES.render([stored("x", endpoint=FORMULA)], Format.csv)))
     assert row["endpoint"] == "'" + FORMULA
 
 
@@ -125,10 +126,10 @@ def record(value: str) -> AuditRecord:
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_history_table_and_csv(value):
-    table = render.history_table([record(value), record("ok")])
+    table = HISTORY.render([record(value), record("ok")], Format.table)
     assert_no_controls(table)
     assert len(table.splitlines()) == 3
-    rows = list(csv.DictReader(io.StringIO(render.history_csv([record(value)]))))
+    rows = list(csv.DictReader(io.StringIO(HISTORY.render([record(value)], Format.csv))))
     [row] = rows
     assert set(row) == set(render.HISTORY_FIELDS)
     for name in ("model_name", "actor", "commit_sha", "pipeline_url"):
@@ -138,7 +139,7 @@ def test_history_table_and_csv(value):
 
 
 def test_history_actor_cannot_pretend_to_be_root():
-    table = render.history_table([record("mallory\rroot   ")])
+    table = HISTORY.render([record("mallory\rroot   ")], Format.table)
     assert "mallory\\rroot" in table
 
 

@@ -47,8 +47,7 @@ def test_validate_needs_no_database(tmp_path):
     env = {"DATABASE_URL": "postgresql://nobody:secret@127.0.0.1:1/none"}
     result = run_cli("validate", str(EXAMPLES), env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == ""
-    assert "3 manifest file(s) valid" in result.stderr
+    assert result.stdout == "3 manifest file(s) valid (0 error(s), 0 warning(s)).\n"
 
 
 def test_validate_reports_every_finding_and_fails(tmp_path):
@@ -60,14 +59,15 @@ def test_validate_reports_every_finding_and_fails(tmp_path):
     )
     result = run_cli("validate", str(bad), str(warned))
     assert result.returncode == 1
-    assert result.stdout.splitlines() == [
+    # findings on stderr, the verdict (the result) on stdout
+    assert result.stderr.splitlines() == [
         f"{bad}:8:14: error: invalid model name 'Bad': use lower-case letters, digits and '-', "
         "starting with a letter and ending with a letter or digit (a DNS-1035 label)",
         f"{bad}:9:17: error: unknown key 'enabeld' in spec.models[1] (did you mean 'enabled'?)",
         f"{warned}:8:27: warning: endpoint y-staging.system.svc.cluster.local:8000 differs from "
         "the naming convention (x-staging.system.svc.cluster.local:8000)",
     ]
-    assert "invalid, 2 error(s), 1 warning(s)" in result.stderr
+    assert "invalid, 2 error(s), 1 warning(s)" in result.stdout
     # warnings alone do not fail
     assert run_cli("validate", str(warned)).returncode == 0
 

@@ -251,7 +251,7 @@ def test_db_migrate_command(empty_database_url):
     migrated = run_cli("db", "migrate", env=env)
     assert migrated.returncode == 0 and "applied migration 0001_initial" in migrated.stderr
     assert run_cli("list", env=env).returncode == 0
-    assert "up to date" in run_cli("db", "migrate", env=env).stderr
+    assert "up to date" in run_cli("db", "migrate", env=env).stdout  # the result
 
 
 def test_embedded_default_starts_once_and_is_reused(tmp_path):

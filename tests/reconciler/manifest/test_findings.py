@@ -1,7 +1,4 @@
-"""Findings and their severity: the one vocabulary the manifest and the GitLab reports use.
-
-A finding as a command prints it.
-"""
+"""Findings and their severity: the one vocabulary the manifest and the GitLab reports use."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""The model: a manifest's desired entries.
-
-The manifest's model: defaults, overrides and the entries it declares.
-"""
+"""The model: a manifest's desired entries."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""YAML nodes to data: the safety limits, each refused with a located finding.
-
-YAML turned into data within safety limits: unsafe or insane input is a located finding.
-"""
+"""YAML nodes to data: the safety limits, each refused with a located finding."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""Files and folders: what a PATH given to a command loads.
-
-Files and folders a command names: every manifest, sorted, all findings at once.
-"""
+"""Files and folders: what a PATH given to a command loads."""
 
 from __future__ import annotations
 

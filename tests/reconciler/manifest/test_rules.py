@@ -1,7 +1,4 @@
-"""The rules: the naming convention is one rule, said alike by the manifest and the CLI.
-
-The rules beyond the schema: names, duplicates and the endpoint policy, with locations.
-"""
+"""The rules: the naming convention is one rule, said alike by the manifest and the CLI."""
 
 from __future__ import annotations
 
@@ -90,9 +87,6 @@ def test_a_file_that_is_no_manifest_gets_one_finding_that_quotes_nothing():
     ]
 
 
-# --- names -----------------------------------------------------------------------------------
-
-
 def test_model_name_must_be_a_dns_1035_label():
     line, column, severity, message = only(HEAD + "    - name: Llama_2\n")
     assert (line, column, severity) == (7, 13, "error")
@@ -130,9 +124,6 @@ def test_duplicate_model_names_name_both_lines():
         "error",
         "model 'llama-2-7b' is listed twice, at lines 12 and 19: list each model once",
     )
-
-
-# --- endpoints -------------------------------------------------------------------------------
 
 
 def test_endpoint_outside_the_cluster_is_an_error():

@@ -1,7 +1,4 @@
-"""The JSON Schema: the fast check and the located findings agree.
-
-What the manifest's JSON Schema refuses, with the line and column of each finding.
-"""
+"""The JSON Schema: the fast check and the located findings agree."""
 
 from __future__ import annotations
 
@@ -10,11 +7,11 @@ from reconciler.manifest.findings import Findings
 from reconciler.manifest.nodes import line_count, read
 from reconciler.manifest.schema import check, validator
 from tests.helpers import MANIFEST_HEAD as HEAD
-from tests.helpers import VALID_MANIFEST as VALID_TEXT
-from tests.helpers import findings
+from tests.helpers import VALID_MANIFEST as VALID
+from tests.helpers import findings, manifest
 from tests.helpers import only_finding as only
 
-VALID = {
+VALID_DATA = {
     "apiVersion": "registry.vllm.ai/v1",
     "kind": "ModelRegistry",
     "metadata": {"environment": "production"},
@@ -23,8 +20,8 @@ VALID = {
 
 
 def test_the_fast_check_and_the_full_validator_agree():
-    assert conforms(VALID) and not list(validator().iter_errors(VALID))
-    wrong = {**VALID, "spec": {"models": [{"name": "a", "enabled": "yes"}]}}
+    assert conforms(VALID_DATA) and not list(validator().iter_errors(VALID_DATA))
+    wrong = {**VALID_DATA, "spec": {"models": [{"name": "a", "enabled": "yes"}]}}
     assert not conforms(wrong) and list(validator().iter_errors(wrong))
 
 
@@ -35,27 +32,19 @@ def schema_findings(text: str) -> list[tuple[int, int, str]]:
 
 
 def test_an_unknown_key_suggests_the_close_one_at_the_key():
-    text = (
-        "apiVersion: registry.vllm.ai/v1\nkind: ModelRegistry\nmetadata:\n"
-        "  environment: production\n  enviroment: x\nspec:\n  models: []\n"
-    )
-    assert schema_findings(text) == [
-        (5, 3, "unknown key 'enviroment' in metadata (did you mean 'environment'?)")
+    assert schema_findings(manifest("production", "a", spec="  namspace: x")) == [
+        (6, 3, "unknown key 'namspace' in spec (did you mean 'namespace'?)")
     ]
 
 
 def test_a_wrong_type_is_said_where_the_value_is():
-    text = (
-        "apiVersion: registry.vllm.ai/v1\nkind: ModelRegistry\nmetadata:\n"
-        "  environment: production\nspec:\n  models:\n    - name: a\n      enabled: 'yes'\n"
-    )
-    assert schema_findings(text) == [
-        (8, 16, "spec.models[0].enabled: must be of type boolean, got string 'yes'")
+    assert schema_findings(manifest("production", "name: a, enabled: 'yes'")) == [
+        (8, 26, "spec.models[0].enabled: must be of type boolean, got string 'yes'")
     ]
 
 
 def test_unknown_key_with_did_you_mean():
-    text = VALID_TEXT.replace("  namespace: system\n", "  namespce: system\n")
+    text = VALID.replace("  namespace: system\n", "  namespce: system\n")
     assert only(text) == (
         6,
         3,
@@ -65,7 +54,7 @@ def test_unknown_key_with_did_you_mean():
 
 
 def test_unknown_key_in_a_model():
-    text = VALID_TEXT.replace("      enabled: true\n", "      enabeld: true\n")
+    text = VALID.replace("      enabled: true\n", "      enabeld: true\n")
     assert only(text) == (
         13,
         7,
@@ -75,7 +64,7 @@ def test_unknown_key_in_a_model():
 
 
 def test_unknown_key_without_a_close_match_lists_the_allowed_keys():
-    text = VALID_TEXT.replace("kind: ModelRegistry\n", "kind: ModelRegistry\nowner: me\n")
+    text = VALID.replace("kind: ModelRegistry\n", "kind: ModelRegistry\nowner: me\n")
     assert only(text) == (
         3,
         1,
@@ -85,7 +74,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys():
 
 
 def test_missing_required_key():
-    text = VALID_TEXT.replace("  environment: production\n", "  {}\n").replace(
+    text = VALID.replace("  environment: production\n", "  {}\n").replace(
         "metadata:\n  {}", "metadata: {}"
     )
     line, column, severity, message = only(text)
@@ -99,7 +88,7 @@ def test_model_without_name():
 
 
 def test_wrong_type():
-    text = VALID_TEXT.replace("  port: 8000\n", '  port: "8000"\n')
+    text = VALID.replace("  port: 8000\n", '  port: "8000"\n')
     assert only(text) == (
         7,
         9,
@@ -109,7 +98,7 @@ def test_wrong_type():
 
 
 def test_boolean_is_not_an_integer():
-    text = VALID_TEXT.replace("  port: 8000\n", "  port: true\n")
+    text = VALID.replace("  port: 8000\n", "  port: true\n")
     assert only(text) == (
         7,
         9,
@@ -119,7 +108,7 @@ def test_boolean_is_not_an_integer():
 
 
 def test_port_range():
-    text = VALID_TEXT.replace("  port: 8000\n", "  port: 70000\n")
+    text = VALID.replace("  port: 8000\n", "  port: 70000\n")
     assert only(text) == (
         7,
         9,
@@ -129,7 +118,7 @@ def test_port_range():
 
 
 def test_wrong_api_version_and_kind():
-    text = VALID_TEXT.replace("registry.vllm.ai/v1", "registry.vllm.ai/v2").replace(
+    text = VALID.replace("registry.vllm.ai/v1", "registry.vllm.ai/v2").replace(
         "kind: ModelRegistry", "kind: Registry"
     )
     assert findings(text) == [
