@@ -76,9 +76,8 @@ def kubeconfig_status(source: KubeSource) -> str | None:
     named_by = source.named_by or "KUBECONFIG"
     if source.kubeconfig and _holds_text(source.kubeconfig):
         return (
-            f"no kubeconfig found ({named_by} holds the text of a kubeconfig, not the path of "
-            "a file; in GitLab CI/CD make that variable of type File, whose value is the "
-            "path of a file holding the text)"
+            f"no kubeconfig found ({named_by} holds a kubeconfig's text, not the path of a "
+            "file; in GitLab CI/CD make it a variable of type File, whose value is a path)"
         )
     if source.kubeconfig:
         return f"no kubeconfig found ({named_by} names no file that exists)"

@@ -230,16 +230,15 @@ def test_a_kubeconfig_s_text_in_kubeconfig_never_shows_its_token(registry, token
     text = KUBECONFIG_TEXT.format(token=token)
     code, out, err = registry("register", "-m", "llama-2-7b", "-e", ENV, env={variable: text})
     assert "internal error" not in err
-    assert "holds the text of a kubeconfig, not the path of a file" in err
+    assert "holds a kubeconfig's text, not the path of a file" in err
     assert "S3cret" not in out + err
 
 
 def test_kubeconfig_status_never_quotes_the_value(tmp_path):
     text = KUBECONFIG_TEXT.format(token="S3cret")
     assert observe.kubeconfig_status(observe.KubeSource(text)) == (
-        "no kubeconfig found (KUBECONFIG holds the text of a kubeconfig, not the path of a "
-        "file; in GitLab CI/CD make that variable of type File, whose value is the path of a "
-        "file holding the text)"
+        "no kubeconfig found (KUBECONFIG holds a kubeconfig's text, not the path of a file; "
+        "in GitLab CI/CD make it a variable of type File, whose value is a path)"
     )
     # A token alone: too long for a file name (is_file raises OSError), and never shown.
     for value in ("S3cret" * 100, f"{tmp_path}/S3cret"):
