@@ -13,14 +13,18 @@ _SECRET_PARAMETER = re.compile(
 # A URL ends before whitespace, quotes, brackets and sentence punctuation after it.
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()]*[^\s'\"<>().,;:!?]")
 REDACTED = "REDACTED"
+# Usage text's optional credentials, as in redis://[:PASSWORD@]HOST: placeholders, no secret.
+_USAGE_USERINFO = re.compile(r"\[[A-Z_]*(?::[A-Z_]+)?@\]")
 
 
 def redact_url(url: str) -> str:
     """``url`` without its userinfo and with credential-like query values replaced."""
     try:
         parts = urlsplit(url)
-    except ValueError:  # an unclosed IPv6 bracket: say nothing of it
-        return "<unparsable URL>"
+    except ValueError:  # an unclosed IPv6 bracket, or usage text such as the above
+        # Shown only when nothing in it can be a secret: no userinfo, no query, no fragment.
+        plain = _USAGE_USERINFO.sub("", url)
+        return "<unparsable URL>" if any(char in plain for char in "@?#") else url
     netloc = parts.netloc.rpartition("@")[2]
     query = parts.query
     if query:
