@@ -261,7 +261,7 @@ def _options(query: str, scheme: str) -> dict[str, list[str]]:
         raise _invalid("its ?options are not name=value pairs joined by &") from None
     allowed = _SCHEME_OPTIONS.get(scheme, ())
     for name, values in options.items():
-        shown = f"?{name}=" if _OPTION_NAME.fullmatch(name) else "an option"
+        shown = f"?{name}=" if _OPTION_NAME.fullmatch(name) else "an ?option name"
         if name == "service_name" and scheme == SENTINEL_SCHEME:
             raise _invalid(
                 "the Sentinel service is named in the path (/SERVICE_NAME), not by ?service_name="
