@@ -11,8 +11,10 @@ the merge request's notes (every page), keeps those that start with the marker a
 were written by the token's own user (``GET /user``: anyone can paste a marker into a
 note of theirs, and such a note is never taken over), and updates the newest one
 (``PUT``); without one it posts a new note. If its user cannot be learned it posts.
-A failure to post is a warning, not a failed plan: the plan itself is in the job log
-and artifacts. Only the standard library, so it runs before anything is installed.
+A failure to post (GitLab unreachable, resetting, answering garbage) is a warning, not
+a failed plan: the plan itself is in the job log and artifacts. Redirects are followed
+only within GitLab's origin: the token would go with them. Only the standard library,
+so it runs before anything is installed.
 """
 
 from __future__ import annotations
