@@ -70,14 +70,37 @@ def kubeconfig_status(source: KubeSource) -> str | None:
         return None
     if source.kubeconfig:
         named_by = source.named_by or "KUBECONFIG"
+        if quotable_kubeconfig(source) is None:
+            return (
+                f"no kubeconfig found ({named_by} holds a kubeconfig's text, not the path of a "
+                "file; in GitLab CI make it a variable of type File)"
+            )
         return f"no kubeconfig found ({named_by}={source.kubeconfig} does not exist)"
     return "no kubeconfig found (KUBECONFIG unset, no ~/.kube/config, not in a cluster)"
 
 
+def quotable_kubeconfig(source: KubeSource) -> str | None:
+    """The kubeconfig path(s) to quote in a message; None when the value is a kubeconfig's
+    text (its token must never be shown) rather than a path."""
+    value = source.kubeconfig
+    if value is None or "\n" in value or len(value) > 4096:
+        return None
+    return value
+
+
 def _kubeconfig_paths(source: KubeSource) -> list[str]:
+    if source.kubeconfig is not None and quotable_kubeconfig(source) is None:
+        return []  # a kubeconfig's text, not paths
     configured = source.kubeconfig
     candidates = configured.split(os.pathsep) if configured else [str(Path.home() / ".kube/config")]
-    return [path for path in candidates if path and Path(path).is_file()]
+    return [path for path in candidates if path and _is_file(path)]
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).is_file()
+    except OSError:  # e.g. a name too long to be a file's
+        return False
 
 
 def _in_cluster(source: KubeSource) -> bool:

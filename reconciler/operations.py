@@ -74,7 +74,8 @@ def observe(
     status = kube.kubeconfig_status(source)
     if status is not None:
         if required:
-            given = f"--kube-context {context}" if context else f"--kubeconfig {source.kubeconfig}"
+            path = kube.quotable_kubeconfig(source)
+            given = f"--kube-context {context}" if context else f"--kubeconfig {path or ''}".strip()
             raise ClusterError(
                 f"{given} was given but {status}. Pass --kubeconfig (or set KUBECONFIG) to "
                 "the file that defines the context, or pass --no-kube to skip health checks"

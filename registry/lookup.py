@@ -232,7 +232,7 @@ class Resolver:
             epoch = local.epoch  # before the Redis read: a push after it refuses the store
         names.check_environment(environment)
         # Request input that cannot be a registered name is unknown: no cache key, no query.
-        if not names.DNS_1035_LABEL.fullmatch(model_name or "") or len(model_name) > 63:
+        if not names.is_model_name(model_name):
             return None, None
         cache = self.cache if time.monotonic() >= self._cache_skip_until else None
         generation = None

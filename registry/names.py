@@ -27,6 +27,11 @@ def _shown(value: object) -> str:
     return repr(value)
 
 
+def is_model_name(name: str | None) -> bool:
+    """Whether ``name`` could be registered: a DNS-1035 label of at most 63 characters."""
+    return bool(name) and len(name) <= MAX_LABEL and DNS_1035_LABEL.fullmatch(name) is not None
+
+
 def check_model_name(name: str, environment: str | None = None) -> str:
     """Return ``name`` if it is a DNS-1035 label whose Service name fits in 63 chars."""
     if not DNS_1035_LABEL.fullmatch(name or ""):

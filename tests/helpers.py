@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -356,6 +357,11 @@ def entry(name: str = MODEL, environment: str = "production", **fields: Any) -> 
     fields.setdefault("namespace", "system")
     fields.setdefault("endpoint", convention_endpoint(name, environment, fields["namespace"]))
     return Entry(model_name=name, environment=environment, **fields)
+
+
+def stored(name: str = MODEL, **fields: Any) -> Entry:
+    """An entry as the registry returns it: with its update time."""
+    return entry(name, **{"updated_at": datetime(2026, 1, 2, 3, 4, tzinfo=UTC), **fields})
 
 
 def register_plan(conn, model: str = MODEL, environment: str = ENV, **options: Any) -> Plan:

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import redis
 
-from .helpers import RedisServer, wait_for
+from tests.helpers import RedisServer, wait_for
 
 SERVICE = "registry-cache"
 

@@ -90,12 +90,6 @@ users:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="F6: KUBECONFIG set to the kubeconfig's text (a GitLab variable of type Variable, "
-    "not File) prints its token: in the 'no kubeconfig found' notice, or in an internal "
-    "error (File name too long)",
-)
 @pytest.mark.parametrize(
     "token",
     ["st4tic-T0ken-S3cret", "eyJhbGciOiJSUzI1NiJ9." + "S3cretJwtBody" * 70 + ".sig"],

@@ -18,12 +18,12 @@ def test_validate_refuses_a_hostile_endpoint_as_an_error(tmp_path, endpoint):
         tmp_path, "production", f"name: llama-2-7b, endpoint: {json.dumps(endpoint)}"
     )
     result = run_cli("validate", str(path))
-    assert result.returncode == 1, result.stdout
-    [finding] = result.stdout.splitlines()
+    assert result.returncode == 1, result.stderr
+    [finding] = result.stderr.splitlines()  # findings on stderr, the verdict on stdout
     # (a long value is shortened in the finding, so the payload itself is not compared)
     assert finding.startswith(f"{path}:8:36: error: invalid endpoint ")  # the first model
     assert POLICY in finding
-    assert "differs from the naming convention" not in result.stdout
+    assert "differs from the naming convention" not in result.stderr
 
 
 def test_register_refuses_every_hostile_endpoint_and_writes_nothing(cli):
@@ -59,8 +59,8 @@ def test_register_accepts_an_in_cluster_endpoint_off_the_convention(cli):
 def test_manifest_port_must_be_a_plain_yaml_integer(tmp_path, port):
     path = manifest_file(tmp_path, "production", MODEL, spec=f"  port: {port}")
     result = run_cli("validate", str(path))
-    assert result.returncode == 1, result.stdout
-    assert result.stdout.startswith(f"{path}:6:9: error: ")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"{path}:6:9: error: ")
     assert "Traceback" not in result.stderr
 
 
@@ -68,7 +68,7 @@ def test_manifest_port_plain_integer_is_valid(tmp_path):
     result = run_cli(
         "validate", str(manifest_file(tmp_path, "production", MODEL, spec="  port: 8080"))
     )
-    assert result.returncode == 0, result.stdout
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize(

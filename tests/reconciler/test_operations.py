@@ -125,7 +125,7 @@ def test_invalid_manifests_are_told_and_refused_before_connecting(tmp_path):
 
 def test_wait_for_health_replans_until_healthy(conn, kube: FakeKube, tmp_path):
     kube.add_model("llama-2-7b", ENV)
-    kube.ready_after("llama-2-7b-production", "system", 1.0)
+    kube.ready_after_lists("llama-2-7b-production", "system", 1)
     heard = Heard(conn)
     loaded = operations.manifests([manifest_file(tmp_path, ENV, "llama-2-7b")], notify=pytest.fail)
     health = operations.health_for(

@@ -19,9 +19,8 @@ from reconciler import render, reports
 from reconciler.manifest import Finding
 from reconciler.plan import Plan, change_for
 from reconciler.views import ENTRIES, HISTORY, Format
-from registry.entry import Entry
 from registry.store import AuditRecord
-from tests.helpers import entry
+from tests.helpers import stored
 
 TERMINAL = "\x1b]0;TITLE\x07\x1b[2J"
 FORMULA = "=cmd|' /C calc'!A0"
@@ -29,11 +28,6 @@ MARKDOWN = "x` [click](https://evil.example) ![i](https://evil.example/i.png) <i
 BIDI = "safe\u202eexe.txt"
 HOSTILE = (TERMINAL, FORMULA, MARKDOWN, BIDI, "evil\rroot", "two\nlines")
 CONTROLS = ("\x1b", "\x07", "\r", "\u202e")
-
-
-def stored(name: str, **fields) -> Entry:
-    """A row as the registry returns it: with its update time."""
-    return entry(name, **{"updated_at": datetime(2026, 1, 2, 3, 4, tzinfo=UTC), **fields})
 
 
 def hostile_plan(value: str) -> Plan:

@@ -5,27 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
 
 import pytest
 
 from reconciler import render, views
 from reconciler.plan import Plan, change_for
 from reconciler.views import Format, Table, View
-from registry.entry import Entry
+from tests.helpers import stored
 
 ESC = "\x1b"
-
-
-def entry(name: str, **fields) -> Entry:
-    base = {
-        "model_name": name,
-        "environment": "production",
-        "namespace": "system",
-        "endpoint": f"{name}-production.system.svc.cluster.local:8000",
-        "updated_at": datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
-    }
-    return Entry(**{**base, **fields})
 
 
 def plan() -> Plan:
@@ -33,9 +21,9 @@ def plan() -> Plan:
         "production",
         3,
         (
-            change_for(None, entry("a")),
-            change_for(entry("b"), entry("b", namespace="inference")),
-            change_for(entry("c"), entry("c", status="disabled")),
+            change_for(None, stored("a")),
+            change_for(stored("b"), stored("b", namespace="inference")),
+            change_for(stored("c"), stored("c", status="disabled")),
         ),
     )
 
@@ -56,11 +44,11 @@ def test_each_view_offers_the_formats_it_can_write():
 
 def test_a_format_a_view_does_not_offer_is_a_bug_not_a_silent_default():
     with pytest.raises(ValueError, match="no markdown view"):
-        views.ENTRIES.render([entry("a")], Format.markdown)
+        views.ENTRIES.render([stored("a")], Format.markdown)
 
 
 def test_table_and_csv_can_drop_their_headers():
-    entries = [entry("a", id=1), entry("b", id=2)]
+    entries = [stored("a", id=1), stored("b", id=2)]
     table = views.ENTRIES.render(entries, Format.table)
     assert table.splitlines()[0] == "Found 2 model deployment(s)"
     assert table.splitlines()[2].split() == ["ID", "Model", "Name", "Endpoint", "Status"] + [
@@ -90,7 +78,7 @@ def test_an_empty_table_says_so():
 def test_json_is_data_that_parses():
     document = json.loads(views.PLANS.render([plan()], Format.json))
     assert document["summary"]["create"] == 1
-    assert json.loads(views.ENTRIES.render([entry("a")], Format.json))[0]["model_name"] == "a"
+    assert json.loads(views.ENTRIES.render([stored("a")], Format.json))[0]["model_name"] == "a"
 
 
 def test_the_plan_summary_is_written_in_one_place():

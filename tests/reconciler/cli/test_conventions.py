@@ -448,3 +448,14 @@ def test_an_error_prefix_is_coloured_on_a_terminal_only(database_url):
         ["list", "--status", "nope"], {"DATABASE_URL": database_url, "NO_COLOR": "1"}
     )
     assert "error: invalid status 'nope'" in plain and "\x1b" not in plain
+
+
+def test_a_kubeconfig_s_text_instead_of_its_path_is_named_not_shown(registry):
+    text = "apiVersion: v1\nkind: Config\nusers:\n- user: {token: T0ken-S3cret}\n"
+    code, out, err = registry(
+        "register", "-m", "llama-2-7b", "-e", ENV, env={"REGISTRY_KUBECONFIG": text}
+    )
+    assert code == 1
+    assert "error: --kubeconfig was given but no kubeconfig found (--kubeconfig holds a " in err
+    assert "type File" in err
+    assert "S3cret" not in out + err

@@ -5,8 +5,7 @@ from __future__ import annotations
 from reconciler.manifest import export_text, load_text
 from registry.entry import Entry
 from registry.names import convention_endpoint
-
-from ... import helpers
+from tests import helpers
 
 
 def entry(name: str, namespace: str = "team", port: int = 9000, **fields) -> Entry:
