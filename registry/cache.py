@@ -160,8 +160,12 @@ class Cache:
     def _call(self, function, *args: Any) -> Any:
         try:
             return function(*args)
-        except self._redis_error as error:
-            raise self.unavailable(error) from None
+        except Exception as error:
+            # Not only RedisError: redis-py raises KeyError, TypeError, ... on an answer it
+            # cannot read (a broken Sentinel), and a lookup must fall back on those too.
+            # Such an error stays chained, for --debug.
+            cause = None if isinstance(error, self._redis_error) else error
+            raise self.unavailable(error) from cause
 
     def read(self, environment: str, model_name: str) -> list[bytes | None]:
         """[the cached value, the environment's generation], in one round trip."""

@@ -288,7 +288,7 @@ class Resolver:
                     refused = self.cache.fill_many(fills).count(False)
                     if refused:
                         self._count("fills_refused", refused)
-            except CacheUnavailable:
+            except Exception:  # CacheUnavailable, or a bug: this thread must go on (flush waits)
                 self._cache_failed()
             finally:
                 for _ in batch:

@@ -18,14 +18,18 @@ REDACTED = "REDACTED"
 WITHHELD = "the driver's message is withheld because it contains the password"
 # What may follow a word of a sentence; a quotation ends in a quote, '@', '/', ...
 _SENTENCE_PUNCTUATION = frozenset(".,;:!?")
+# Usage text's optional credentials, as in redis://[:PASSWORD@]HOST: placeholders, no secret.
+_USAGE_USERINFO = re.compile(r"\[[A-Z_]*(?::[A-Z_]+)?@\]")
 
 
 def redact_url(url: str) -> str:
     """``url`` without its userinfo and with credential-like query values replaced."""
     try:
         parts = urlsplit(url)
-    except ValueError:  # an unclosed IPv6 bracket: say nothing of it
-        return "<unparsable URL>"
+    except ValueError:  # an unclosed IPv6 bracket, or usage text such as the above
+        # Shown only when nothing in it can be a secret: no userinfo, no query, no fragment.
+        plain = _USAGE_USERINFO.sub("", url)
+        return "<unparsable URL>" if any(char in plain for char in "@?#") else url
     netloc = parts.netloc.rpartition("@")[2]
     query = parts.query
     if query:

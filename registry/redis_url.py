@@ -20,7 +20,9 @@ A URL may hold passwords: no error message quotes any part of it, and
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
@@ -43,6 +45,63 @@ _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:
 # Sentinel accepts any name without spaces; these characters would end a URL part.
 _SERVICE = re.compile(r"[!-~]{1,128}")
 _SERVICE_STOPS = frozenset("/?#@,%")
+_OPTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")  # shown in errors only if it looks like one
+
+
+def _seconds(value: str) -> bool:
+    try:
+        return float(value) > 0 and math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+_COUNT = (lambda v: v.isascii() and v.isdigit() and len(v) <= 9, "is not a whole number")
+_SECONDS = (_seconds, "is not a number of seconds above 0")
+# Only the words on which redis-py's to_bool and a reader agree ("off" is True to it).
+_BOOL = (lambda v: v.lower() in ("true", "false", "yes", "no", "1", "0"), "is not true or false")
+_WORD = (lambda v: re.fullmatch(r"[!-~]{1,256}", v) is not None, "is empty or has spaces")
+_TEXT = (lambda v: v != "", "is empty")
+# The ?options redis-py reads (redis.connection.URL_QUERY_ARGUMENT_PARSERS and the keywords
+# of its connection classes), with a check of the value and what the check says when it fails.
+_OPTIONS: dict[str, tuple[Callable[[str], bool], str]] = {
+    "db": _COUNT,
+    "socket_timeout": _SECONDS,
+    "socket_connect_timeout": _SECONDS,
+    "retry_on_timeout": _BOOL,
+    "health_check_interval": _COUNT,
+    "client_name": _WORD,
+    "protocol": (lambda v: v in ("2", "3"), "is not 2 or 3"),
+    "socket_keepalive": _BOOL,
+    "ssl_cert_reqs": (
+        lambda v: v in ("none", "optional", "required"),
+        "is not none, optional or required",
+    ),
+    "ssl_check_hostname": _BOOL,
+    "ssl_ca_certs": _TEXT,
+    "ssl_ca_path": _TEXT,
+    "ssl_certfile": _TEXT,
+    "ssl_keyfile": _TEXT,
+    "ssl_password": _TEXT,
+    "sentinel_username": (lambda v: True, ""),
+    "sentinel_password": (lambda v: True, ""),
+}
+_UNIX_OPTIONS = (  # a Unix socket has no keepalive and no TLS
+    "db",
+    "socket_timeout",
+    "socket_connect_timeout",
+    "retry_on_timeout",
+    "health_check_interval",
+    "client_name",
+    "protocol",
+)
+_TCP_OPTIONS = (*_UNIX_OPTIONS, "socket_keepalive")
+_SCHEME_OPTIONS = {
+    "unix": _UNIX_OPTIONS,
+    "redis": _TCP_OPTIONS,
+    "rediss": (*_TCP_OPTIONS, *(name for name in _OPTIONS if name.startswith("ssl_"))),
+    # The master connections are plain TCP (rediss+sentinel:// is refused).
+    SENTINEL_SCHEME: (*_TCP_OPTIONS, *SENTINEL_OPTIONS),
+}
 
 
 @dataclass(frozen=True)
@@ -66,6 +125,13 @@ class RedisUrl:
             return (
                 f"no Sentinel answered with the master of {self.service_name!r}: they are "
                 "unreachable, or none monitors that service, or its master is down"
+            )
+        import redis
+
+        if not isinstance(error, redis.RedisError):  # redis-py could not read the answer
+            where = "Redis or a Sentinel" if self.sentinels else "Redis"
+            return self.redact(
+                f"{where} answered what redis-py cannot read: {type(error).__name__} {error}"
             )
         return self.redact(str(error).strip() or type(error).__name__)
 
@@ -109,12 +175,17 @@ def parse(url: str) -> RedisUrl:
 
     try:
         parts = urlsplit(url)
+        if parts.scheme not in _SCHEME_OPTIONS:  # as redis-py: lower case only
+            raise ValueError(parts.scheme)
+        options = _options(parts.query, parts.scheme)
         redis.connection.parse_url(url)
     except ValueError:
         raise _invalid("it is not a Redis URL") from None
-    secrets = _secrets(parts.password)
+    secrets = _secrets(parts.password, *options.get("ssl_password", ()))
     if parts.scheme == "unix":
         return RedisUrl(url, f"unix socket {parts.path}", secrets=secrets)
+    if parts.hostname and not _encodable(parts.hostname):
+        raise _invalid(_BAD_LABEL.format(what="the host name"))
     host = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
     db = parts.path if parts.path not in ("", "/") else "/0"
     return RedisUrl(url, f"{host}{db}", secrets=secrets)
@@ -136,10 +207,7 @@ def _parse_sentinel(url: str) -> RedisUrl:
         )
     if db and not (db.isascii() and db.isdigit() and len(db) <= 5):
         raise _invalid("the database after the service name is not a number")
-    try:
-        options = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
-    except ValueError:
-        raise _invalid("its ?options are not name=value pairs joined by &") from None
+    options = _options(query, SENTINEL_SCHEME)
     password = userinfo.partition(":")[2] if at else ""
     secrets = _secrets(password, *options.get("sentinel_password", ()))
     checked = RedisUrl(url, "", sentinels, service, secrets)
@@ -162,9 +230,52 @@ def _address(text: str, number: int) -> tuple[str, int]:
             f"Sentinel address {number} is not HOST[:PORT] (a DNS name, an IPv4 address "
             "or an IPv6 address in brackets)"
         )
+    if not _encodable(host.strip("[]")):
+        raise _invalid(_BAD_LABEL.format(what=f"the host name of Sentinel address {number}"))
     if port and not (port.isascii() and port.isdigit() and 0 < int(port[:6]) < 65536):
         raise _invalid(f"the port of Sentinel address {number} is not a number from 1 to 65535")
     return host.strip("[]"), int(port or DEFAULT_SENTINEL_PORT)
+
+
+_BAD_LABEL = (
+    "{what} has an empty part (two dots in a row) or a part over 63 characters between dots"
+)
+
+
+def _encodable(host: str) -> bool:
+    """Whether the resolver can take ``host`` (Python encodes it as IDNA: DNS labels of 1 to
+    63 characters); the connection would fail with UnicodeError otherwise."""
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
+def _options(query: str, scheme: str) -> dict[str, list[str]]:
+    """The ``?options`` of a URL with ``scheme``; InvalidSetting unless each is one that
+    redis-py reads for that scheme, given once, with a value it can use."""
+    try:
+        options = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise _invalid("its ?options are not name=value pairs joined by &") from None
+    allowed = _SCHEME_OPTIONS.get(scheme, ())
+    for name, values in options.items():
+        shown = f"?{name}=" if _OPTION_NAME.fullmatch(name) else "an ?option name"
+        if name == "service_name" and scheme == SENTINEL_SCHEME:
+            raise _invalid(
+                "the Sentinel service is named in the path (/SERVICE_NAME), not by ?service_name="
+            )
+        if name not in allowed:
+            raise _invalid(
+                f"{shown} is not an option of a {scheme}:// URL (those are: {', '.join(allowed)})"
+            )
+        if len(values) > 1:
+            raise _invalid(f"{shown} is given more than once")
+        check, problem = _OPTIONS[name]
+        if not check(values[0]):
+            raise _invalid(f"the value of {shown} {problem}")
+    return options
 
 
 def _query(url: str) -> dict[str, str]:

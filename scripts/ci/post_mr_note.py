@@ -11,12 +11,15 @@ the merge request's notes (every page), keeps those that start with the marker a
 were written by the token's own user (``GET /user``: anyone can paste a marker into a
 note of theirs, and such a note is never taken over), and updates the newest one
 (``PUT``); without one it posts a new note. If its user cannot be learned it posts.
-A failure to post is a warning, not a failed plan: the plan itself is in the job log
-and artifacts. Only the standard library, so it runs before anything is installed.
+A failure to post (GitLab unreachable, resetting, answering garbage) is a warning, not
+a failed plan: the plan itself is in the job log and artifacts. Redirects are followed
+only within GitLab's origin: the token would go with them. Only the standard library,
+so it runs before anything is installed.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -31,27 +34,48 @@ ENVIRONMENT = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 PER_PAGE = 100
 MAX_PAGES = 100  # 10,000 notes: past that, a new note is better than a long hunt
 TIMEOUT = 30
+# A page of 100 notes is far below this; a body past it is not GitLab's answer.
+MAX_BODY = 32 * 1024 * 1024
 
 
 class GitLabError(Exception):
     """A request to the GitLab API failed (the message never holds the token)."""
 
 
+class SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to the origin of the request: urllib sends the request's
+    headers, the PRIVATE-TOKEN too, to wherever a redirect points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if not _same_origin(newurl, req.full_url):
+            raise urllib.error.HTTPError(
+                req.full_url, code, "a redirect to another host, not followed", headers, fp
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 class GitLab:
     def __init__(self, api: str, token: str) -> None:
         self.api = api.rstrip("/")
         self.token = token
+        self.opener = urllib.request.build_opener(SameOriginRedirects)
 
     def request(self, method: str, url: str, data: dict | None = None):
-        """(status, decoded JSON body, response headers) of one API call."""
+        """(status, decoded JSON body, response headers) of one API call; GitLabError for
+        any failure of the network, the server or its answer."""
         body = None if data is None else json.dumps(data).encode()
         # The token travels in a header: no URL or message below can include it.
         headers = {"PRIVATE-TOKEN": self.token, "Content-Type": "application/json"}
         request = urllib.request.Request(url, data=body, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                return response.status, json.loads(response.read() or b"null"), response.headers
-        except (urllib.error.URLError, TimeoutError, ValueError) as error:
+            with self.opener.open(request, timeout=TIMEOUT) as response:
+                raw = response.read(MAX_BODY + 1)
+                if len(raw) > MAX_BODY:
+                    raise ValueError(f"an answer of more than {MAX_BODY} bytes")
+                return response.status, json.loads(raw or b"null"), response.headers
+        # OSError: reset, refused, timed out, and urllib's URLError; HTTPException: a
+        # truncated or malformed answer; ValueError, RecursionError: a body that is not JSON.
+        except (OSError, http.client.HTTPException, ValueError, RecursionError) as error:
             raise GitLabError(f"{method} {urllib.parse.urlsplit(url).path}: {error}") from None
 
     def user_id(self) -> int | None:
@@ -89,8 +113,20 @@ class GitLab:
 
 
 def _same_origin(url: str, base: str) -> bool:
-    a, b = urllib.parse.urlsplit(url), urllib.parse.urlsplit(base)
-    return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+    origin = _origin(url)
+    return origin is not None and origin == _origin(base)
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """Scheme, host and port of ``url`` (the default port written out); None if unclear."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:  # a port that is not a number
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return (parts.scheme.lower(), parts.hostname, port)
 
 
 def find_own_note(gitlab: GitLab, notes_url: str, marker: str) -> int | None:
