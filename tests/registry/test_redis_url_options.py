@@ -10,6 +10,7 @@ import pytest
 from registry import redis_url
 from registry.cache import Cache
 from registry.errors import InvalidSetting
+from registry.redact import WITHHELD
 from tests.helpers import fails
 
 SECRET = "S3cretPw"
@@ -114,4 +115,4 @@ def test_accepted_options_reach_a_real_redis(redis_url):
 
 def test_a_tls_key_password_is_a_secret_of_the_url():
     parsed = redis_url.parse(f"rediss://h/0?ssl_keyfile=/k.pem&ssl_password={SECRET}")
-    assert parsed.redact(f"bad decrypt with {SECRET}") == "bad decrypt with ****"
+    assert parsed.redact(f"bad decrypt with {SECRET}") == WITHHELD
