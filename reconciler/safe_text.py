@@ -90,16 +90,17 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS, *, quote: bool = True) -> st
 # --- spreadsheets ----------------------------------------------------------------------------
 
 # OWASP "CSV injection": a cell starting with one of these is a formula to Excel,
-# LibreOffice and Google Sheets; a leading apostrophe makes it text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# LibreOffice and Google Sheets; an apostrophe before it makes it text. A spreadsheet
+# may split on another separator than ours (';' in most European locales), so a cell
+# also starts after a ';' or ',' inside a value, and after quotes or spaces there. (A
+# tab inside a value splits nothing: ``escape`` writes it as the two characters \t.)
+_FORMULA_CELL = re.compile(r"(?:^|(?<=[;,]))([\" ]*)(?=[=+\-@\t\r])")
 
 
 def csv_cell(value: Any) -> str:
-    """One CSV cell: escaped, and neutralised if a spreadsheet would read a formula."""
+    """One CSV cell: escaped, and neutralised wherever a spreadsheet would read a formula."""
     text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START):
-        text = "'" + text
-    return escape(text)
+    return escape(_FORMULA_CELL.sub(r"\1'", text))
 
 
 # --- Markdown (GitLab Flavored) --------------------------------------------------------------

@@ -7,6 +7,9 @@ revision check, audit and the cache outbox happen in exactly one place.
 
 from __future__ import annotations
 
+import json
+import math
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -159,8 +162,33 @@ def snapshot(conn: psycopg.Connection, environment: str) -> tuple[int, list[Entr
 
 _HISTORY = (
     "SELECT id, recorded_at, environment, revision, plan_id, action, model_name, actor,"
-    " commit_sha, pipeline_url, before, after FROM registry_audit_log"
+    " commit_sha, pipeline_url, before::text, after::text FROM registry_audit_log"
 )
+
+
+def _audit_record(row: Sequence[Any]) -> AuditRecord:
+    *fields, before, after = row
+    return AuditRecord(*fields, _audit_json(before), _audit_json(after))
+
+
+def _audit_json(text: str | None) -> Any:
+    """A before/after column, read as text and decoded so that no number can fail it.
+
+    The audit log is append-only and a writer can insert any jsonb: a number of over
+    4300 digits (Python's int() limit) or beyond float range is kept as its text, so
+    the row still prints (as JSON: no Infinity).
+    """
+    return None if text is None else json.loads(text, parse_int=_json_int, parse_float=_json_float)
+
+
+def _json_int(text: str) -> int | str:
+    limit = sys.get_int_max_str_digits()
+    return text if limit and len(text.lstrip("-")) > limit else int(text)
+
+
+def _json_float(text: str) -> float | str:
+    number = float(text)
+    return number if math.isfinite(number) else text
 
 
 def _permission_denied(action: str, remedy: str) -> PermissionDenied:
@@ -196,7 +224,7 @@ def history(
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     with _audit_reader():
         rows = conn.execute(f"{_HISTORY}{where} ORDER BY id DESC LIMIT %s", [*params, limit])
-    return [AuditRecord(*row) for row in rows]
+    return [_audit_record(row) for row in rows]
 
 
 # A row matches when its stored hash is the one its content and the stored hash of
@@ -254,7 +282,7 @@ def verify_audit_chain(
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         count, bad_id = conn.execute(_VERIFY).fetchone()
         if bad_id is not None:
-            bad = AuditRecord(*conn.execute(f"{_HISTORY} WHERE id = %s", (bad_id,)).fetchone())
+            bad = _audit_record(conn.execute(f"{_HISTORY} WHERE id = %s", (bad_id,)).fetchone())
             raise AuditChainBroken(
                 f"the audit log was altered: record {bad.id} ({bad.environment}, revision "
                 f"{bad.revision}, {bad.action} {bad.model_name!r}, recorded "

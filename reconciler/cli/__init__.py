@@ -22,7 +22,7 @@ from . import (  # noqa: F401  (importing a command module registers its command
 from .app import admin_app, app
 from .common import say
 from .errors import click_errors, user_error
-from .session import begin, detail
+from .session import begin, current, detail
 
 # click >= 8.2: the help that `registry` alone prints
 _HELP_SHOWN = getattr(click_errors, "NoArgsIsHelpError", ())
@@ -70,13 +70,49 @@ def _report(error: BaseException, *, debug: bool) -> int:
     if known is not None:
         say(f"error: {known}")
         return known.exit_code
-    what = f"error: internal error ({type(error).__name__}: {error})"
+    from registry.redact import withhold
+
+    # A bug's message may quote a known password outside a URL (which ``say`` redacts).
+    secrets = _known_secrets()
+    what = f"error: internal error ({type(error).__name__}: {withhold(str(error), secrets)})"
     if debug:
         say(f"{what}; please report it with this traceback:")
-        traceback.print_exception(error, file=sys.stderr)
+        typer.echo(_traceback(error, secrets), err=True, nl=False)
     else:
         say(f"{what}; rerun with --debug and report it with the traceback")
     return 1
+
+
+def _traceback(error: BaseException, secrets: list[str]) -> str:
+    """The traceback of ``error``, its causes included, made safe as ``say`` makes a line,
+    and each line that quotes one of ``secrets`` withheld (``registry.redact.withhold``)."""
+    from registry.redact import redact_urls, withhold
+
+    from ..safe_text import escape
+
+    lines = redact_urls("".join(traceback.format_exception(error))).splitlines()
+    return escape("\n".join(withhold(line, secrets) for line in lines) + "\n", keep_newlines=True)
+
+
+def _known_secrets() -> list[str]:
+    """The passwords of DATABASE_URL (or PGPASSWORD) and REDIS_URL, those that can be read."""
+    from registry import db, redis_url
+    from registry.errors import RegistryError
+
+    try:
+        settings = current().settings
+    except RegistryError:  # an invalid setting: its own error never quotes its value
+        return []
+    secrets = [settings.libpq.get("PGPASSWORD")]
+    for read in (
+        lambda: [db.parse_url(settings.database_url).get("password")],
+        lambda: redis_url.parse(settings.redis_url).secrets if settings.redis_url else (),
+    ):
+        try:
+            secrets += read()
+        except RegistryError:
+            continue
+    return [secret for secret in secrets if secret]
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from registry.errors import UnreadableFile
 
 from ..files import outside_folder, read_bounded
-from ..safe_text import excerpt
+from ..safe_text import escape, excerpt
 from .findings import Finding, Severity, has_errors, in_file_order
 from .load import load
 from .model import Manifest
@@ -43,17 +43,22 @@ def manifest_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Findin
     A folder's manifests are its files: a symbolic link that leads out of the
     folder is refused unopened (a finding could quote the secret it points at).
     Anything that is not a regular file is refused when read (``read_bounded``).
+    A name that is not UTF-8 is refused: no output format could show it as it is.
     """
     files, findings = [], []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        if not _utf8(path):
+            findings.append(_not_utf8(path))
+        elif path.is_dir():
             try:
                 found = []
                 for member in sorted(path.iterdir()):
                     if member.suffix not in MANIFEST_SUFFIXES or member.is_dir():
                         continue
-                    if outside_folder(path, member):
+                    if not _utf8(member):
+                        findings.append(_not_utf8(member))
+                    elif outside_folder(path, member):
                         message = "a symbolic link that leads out of the folder: refused"
                         findings.append(_file_finding(member, message))
                     else:
@@ -111,5 +116,18 @@ def load_paths(paths: Iterable[str | Path]) -> LoadResult:
     return LoadResult(tuple(manifests), in_file_order(findings), tuple(str(f) for f in files))
 
 
+def _utf8(name: Path | str) -> bool:
+    try:
+        str(name).encode("utf-8")  # os.fsdecode made lone surrogates of other bytes
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_utf8(path: Path) -> Finding:
+    name = next(part for part in path.parts if not _utf8(part))
+    return _file_finding(path, f"the name {excerpt(name)} is not valid UTF-8: rename it")
+
+
 def _file_finding(path: Path, message: str) -> Finding:
-    return Finding(str(path), 1, 1, message, rule="file")
+    return Finding(escape(str(path)), 1, 1, message, rule="file")
