@@ -97,11 +97,12 @@ def _traceback(error: BaseException, secrets: list[str]) -> str:
 def _known_secrets() -> list[str]:
     """The passwords of DATABASE_URL (or PGPASSWORD) and REDIS_URL, those that can be read."""
     from registry import db, redis_url
-    from registry.errors import RegistryError
 
+    # Reporting a bug must not fail: a setting that cannot be read is left out (its own
+    # error never quotes its value).
     try:
         settings = current().settings
-    except RegistryError:  # an invalid setting: its own error never quotes its value
+    except Exception:
         return []
     secrets = [settings.libpq.get("PGPASSWORD")]
     for read in (
@@ -110,7 +111,7 @@ def _known_secrets() -> list[str]:
     ):
         try:
             secrets += read()
-        except RegistryError:
+        except Exception:
             continue
     return [secret for secret in secrets if secret]
 
