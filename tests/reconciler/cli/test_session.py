@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import run
-
 ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.usefixtures("no_kubeconfig")
 
@@ -91,7 +89,7 @@ def test_debug_shows_no_traceback_for_a_user_error(registry):
     assert err.startswith("error: invalid model name") and "Traceback" not in err
 
 
-def test_the_global_options_work_through_admin_cli(registry, capsys):
-    code = run(["registry", "-q", *REGISTER], admin=True)
-    err = capsys.readouterr().err
-    assert code == 0 and CACHE_OFF not in err
+def test_the_global_options_work_through_admin_cli(registry):
+    code, _, err = registry("registry", "-q", *REGISTER, program="admin-cli")
+    assert code == 0, err
+    assert CACHE_OFF not in err
