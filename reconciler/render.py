@@ -115,7 +115,7 @@ def history_rows(records: Iterable[AuditRecord]) -> Iterable[list[Any]]:
         value = getattr(record, field)
         if field in ("before", "after"):
             return None if value is None else json.dumps(value, sort_keys=True, default=str)
-        return value.isoformat() if isinstance(value, datetime) else value
+        return value  # csv_cell writes a time in ISO 8601
 
     return ([cell(r, f) for f in HISTORY_FIELDS] for r in records)
 
@@ -260,5 +260,10 @@ def plan_markdown(plans: Sequence[Plan]) -> str:
     return "\n\n".join(parts)
 
 
+def _json_value(value: Any) -> Any:
+    # Times in ISO 8601, as Entry.to_dict and the CSV cells write them.
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
+    return json.dumps(data, indent=2, default=_json_value)

@@ -8,6 +8,7 @@ span (credentials of URLs: ``registry.redact``). Pure functions.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 from typing import Any
@@ -99,7 +100,12 @@ _FORMULA_CELL = re.compile(r"(?:^|(?<=[;,]))([\" ]*)(?=[=+\-@\t\r])")
 
 def csv_cell(value: Any) -> str:
     """One CSV cell: escaped, and neutralised wherever a spreadsheet would read a formula."""
-    text = "" if value is None else str(value)
+    if value is None:
+        text = ""
+    elif isinstance(value, datetime.datetime):
+        text = value.isoformat()  # as the JSON of the same result writes it
+    else:
+        text = str(value)
     return escape(_FORMULA_CELL.sub(r"\1'", text))
 
 

@@ -346,20 +346,51 @@ def _model_health_line(seen: ModelHealth) -> str:
     return f"{seen.deployment} (namespace {seen.entry.namespace}): {seen.health.status}, {detail}"
 
 
+def _records(
+    fields: Sequence[str], values: Callable[[Any], Sequence[Any]]
+) -> tuple[Callable[[Any], list[dict[str, Any]]], Callable[[Any], tuple[Sequence[str], Any]]]:
+    """The JSON and CSV of a list of records: the same field names and values in both."""
+
+    def as_json(items: Iterable[Any]) -> list[dict[str, Any]]:
+        return [dict(zip(fields, values(item), strict=True)) for item in items]
+
+    def as_csv(items: Iterable[Any]) -> tuple[Sequence[str], Any]:
+        return fields, (values(item) for item in items)
+
+    return as_json, as_csv
+
+
+_health_json, _health_csv = _records(
+    (
+        "model_name",
+        "environment",
+        "namespace",
+        "endpoint",
+        "deployment",
+        "health",
+        "reason",
+        "ready_replicas",
+        "replicas",
+        "checked_at",
+    ),
+    lambda seen: (
+        seen.entry.model_name,
+        seen.entry.environment,
+        seen.entry.namespace,
+        seen.entry.endpoint,
+        seen.deployment,
+        seen.health.status,
+        seen.health.reason,
+        seen.health.ready_replicas,
+        seen.health.replicas,
+        seen.health.checked_at,
+    ),
+)
+
 MODEL_HEALTH: View[ModelHealth] = View(
     table=_model_health_line,
-    json=lambda seen: {
-        "model_name": seen.entry.model_name,
-        "environment": seen.entry.environment,
-        "namespace": seen.entry.namespace,
-        "endpoint": seen.entry.endpoint,
-        "deployment": seen.deployment,
-        "health": seen.health.status,
-        "reason": seen.health.reason,
-        "ready_replicas": seen.health.ready_replicas,
-        "replicas": seen.health.replicas,
-        "checked_at": seen.health.checked_at,
-    },
+    json=lambda seen: _health_json([seen])[0],
+    csv=lambda seen: _health_csv([seen]),
 )
 
 
@@ -381,21 +412,20 @@ def _checks_table(checks: Sequence[Check]) -> Table:
     return Table(columns, rows, head=head)
 
 
-CHECKS: View[Sequence[Check]] = View(
-    table=_checks_table,
-    json=lambda checks: [
-        {
-            "model_name": c.entry.model_name,
-            "status": c.entry.status,
-            "health": c.health,
-            "probe": c.probe,
-            "expected_status": c.expected,
-            "agrees": c.agrees,
-            "reason": c.reason,
-        }
-        for c in checks
-    ],
+_checks_json, _checks_csv = _records(
+    ("model_name", "status", "health", "probe", "expected_status", "agrees", "reason"),
+    lambda c: (
+        c.entry.model_name,
+        c.entry.status,
+        c.health,
+        c.probe,
+        c.expected,
+        c.agrees,
+        c.reason,
+    ),
 )
+
+CHECKS: View[Sequence[Check]] = View(table=_checks_table, json=_checks_json, csv=_checks_csv)
 
 
 def _exported_json(exported: Exported) -> Any:

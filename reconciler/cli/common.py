@@ -203,28 +203,29 @@ def ascii_number(
     return parse
 
 
-def limit_between(low: int, high: int) -> Callable[[str], int]:
+def limit_between(low: int, high: int, what: str = "limit") -> Callable[[str], int]:
     """A parser of a whole number in [low, high]."""
     rule = f"use a whole number from {low} to {high} in ASCII digits"
-    whole = ascii_number(_INTEGER, int, "limit", rule)
+    whole = ascii_number(_INTEGER, int, what, rule)
 
     def parse(value: str) -> int:
         number = whole(value)
         if not low <= number <= high:
-            raise typer.BadParameter(f"invalid limit {number}: {rule}")
+            raise typer.BadParameter(f"invalid {what} {number}: {rule}")
         return number
 
     return parse
 
 
-def seconds_up_to(most: float, what: str) -> Callable[[str], float]:
-    """A parser of a number of seconds above 0 and at most ``most``."""
-    rule = f"use a number of seconds above 0 and at most {most:g} in ASCII digits"
+def seconds_up_to(most: float, what: str, *, zero: bool = False) -> Callable[[str], float]:
+    """A parser of a number of seconds above 0 (or from 0) and at most ``most``."""
+    least = "from 0" if zero else "above 0"
+    rule = f"use a number of seconds {least} and at most {most:g} in ASCII digits"
     number = ascii_number(_DECIMAL, float, what, rule)
 
     def parse(value: str) -> float:
         seconds = number(value)
-        if not 0 < seconds <= most:
+        if not (seconds >= 0 if zero else seconds > 0) or seconds > most:
             raise typer.BadParameter(f"invalid {what} {seconds:g}: {rule}")
         return seconds
 

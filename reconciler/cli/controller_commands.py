@@ -13,7 +13,14 @@ from registry import names
 from registry.errors import InvalidOption
 
 from .app import CONTROLLER, app
-from .common import Kubeconfig, RequestTimeout, format_choice, kube_source
+from .common import (
+    Kubeconfig,
+    RequestTimeout,
+    format_choice,
+    kube_source,
+    limit_between,
+    seconds_up_to,
+)
 from .session import current
 
 
@@ -22,10 +29,16 @@ class ProbeVia(enum.StrEnum):
     proxy = "proxy"
 
 
-def _positive(name: str, value: float, *, zero: bool = False) -> None:
-    if value < 0 or (value == 0 and not zero):
-        least = "0 or more" if zero else "more than 0"
-        raise InvalidOption(f"{name} must be {least} seconds, got {value:g}")
+DAY = 86400.0
+
+
+def _seconds(what: str, *, zero: bool = False) -> dict:
+    """A number of seconds from the flag or REGISTRY_<WHAT>, checked like every option."""
+    return {
+        "metavar": "SECONDS",
+        "envvar": "REGISTRY_" + what.upper().replace(" ", "_"),
+        "parser": seconds_up_to(DAY, what, zero=zero),
+    }
 
 
 @app.command(rich_help_panel=CONTROLLER)
@@ -41,43 +54,72 @@ def controller(
         ),
     ] = None,
     resync: Annotated[
-        float, typer.Option(help="Seconds between full re-lists, whatever the watches say.")
+        float,
+        typer.Option(
+            help="Seconds between full re-lists, whatever the watches say.", **_seconds("resync")
+        ),
     ] = 300.0,
     probe_interval: Annotated[
-        float, typer.Option(help="Seconds between GET /v1/models checks of each endpoint.")
+        float,
+        typer.Option(
+            help="Seconds between GET /v1/models checks of each endpoint.",
+            **_seconds("probe interval"),
+        ),
     ] = 30.0,
-    probe_timeout: Annotated[float, typer.Option(help="Seconds a probe may take.")] = 2.0,
+    probe_timeout: Annotated[
+        float, typer.Option(help="Seconds a probe may take.", **_seconds("probe timeout"))
+    ] = 2.0,
     probe_via: Annotated[
         ProbeVia | None,
         typer.Option(
             help="direct: http://ENDPOINT; proxy: the API server's service proxy "
             "(default: direct in a pod, proxy with a kubeconfig).",
+            envvar="REGISTRY_PROBE_VIA",
             show_default=False,
         ),
     ] = None,
     no_probe: Annotated[
-        bool, typer.Option("--no-probe", help="Trust Kubernetes health alone; no GET /v1/models.")
+        bool,
+        typer.Option(
+            "--no-probe",
+            help="Trust Kubernetes health alone; no GET /v1/models.",
+            envvar="REGISTRY_NO_PROBE",
+        ),
     ] = False,
     mass_unroute_confirm: Annotated[
         float,
         typer.Option(
             help="Seconds a mass unroute (over half an environment's ready entries) must be "
-            "observed before it is written."
+            "observed before it is written (0: at once).",
+            **_seconds("mass unroute confirm", zero=True),
         ),
     ] = 60.0,
-    lease_name: Annotated[str, typer.Option(help="Name of the leader election Lease.")] = (
-        "vllm-model-registry-controller"
-    ),
+    lease_name: Annotated[
+        str,
+        typer.Option(help="Name of the leader election Lease.", envvar="REGISTRY_LEASE_NAME"),
+    ] = "vllm-model-registry-controller",
     lease_namespace: Annotated[
         str | None,
-        typer.Option(help="Namespace of the Lease (default: the pod's namespace, else system)."),
+        typer.Option(
+            help="Namespace of the Lease (default: the pod's namespace, else system).",
+            envvar="REGISTRY_LEASE_NAMESPACE",
+        ),
     ] = None,
     no_leader_election: Annotated[
         bool,
-        typer.Option("--no-leader-election", help="Write without a Lease (one replica only)."),
+        typer.Option(
+            "--no-leader-election",
+            help="Write without a Lease (one replica only).",
+            envvar="REGISTRY_NO_LEADER_ELECTION",
+        ),
     ] = False,
     metrics_port: Annotated[
-        int, typer.Option(help="Port of /metrics, /healthz and /readyz (0: any free port).")
+        int,
+        typer.Option(
+            help="Port of /metrics, /healthz and /readyz (0: any free port).",
+            envvar="REGISTRY_METRICS_PORT",
+            parser=limit_between(0, 65535, "metrics port"),
+        ),
     ] = 9402,
     log_format: Annotated[
         Format,
@@ -85,6 +127,7 @@ def controller(
             help="Log lines as text or JSON.",
             click_type=format_choice((Format.text, Format.json)),
             metavar="<text|json>",
+            envvar="REGISTRY_LOG_FORMAT",
         ),
     ] = Format.text,
     kube_context: Annotated[
@@ -110,15 +153,6 @@ def controller(
         )
     for name in wanted:
         names.check_environment(name)
-    for flag, value in (
-        ("--resync", resync),
-        ("--probe-interval", probe_interval),
-        ("--probe-timeout", probe_timeout),
-    ):
-        _positive(flag, value)
-    _positive("--mass-unroute-confirm", mass_unroute_confirm, zero=True)
-    if not 0 <= metrics_port <= 65535:
-        raise InvalidOption(f"--metrics-port must be 0..65535, got {metrics_port}")
     reconciler_controller.run(
         reconciler_controller.Settings(
             environments=tuple(dict.fromkeys(wanted)),

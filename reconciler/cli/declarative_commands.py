@@ -30,6 +30,7 @@ from .common import (
     output_option,
     report_apply,
     say,
+    seconds_up_to,
     warn,
 )
 from .kube_commands import KubeContext, NoKube, health_for
@@ -191,7 +192,14 @@ def apply_command(
         ),
     ] = False,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="With --wait: seconds to wait at most.")
+        float,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="With --wait: seconds to wait at most (0: check once; at most 86400).",
+            envvar="REGISTRY_WAIT_TIMEOUT",
+            parser=seconds_up_to(86400, "wait timeout", zero=True),
+        ),
     ] = DEFAULT_WAIT_TIMEOUT,
     output: Annotated[
         Format,

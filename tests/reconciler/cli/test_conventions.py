@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -134,7 +135,7 @@ def test_every_format_option_is_the_one_option_with_the_same_values():
         assert option.secondary_opts == []
         choices = set(option.type.choices)
         assert "json" in choices and choices <= allowed, path
-        assert ("csv" in choices) == (option.default == "table" and path != ("health",)), path
+        assert ("csv" in choices) == (option.default == "table"), path
         assert ("markdown" in choices) == (path in (("plan",), ("show",))), path
 
 
@@ -178,6 +179,29 @@ def test_every_command_prints_json_that_parses(registry, manifests, tmp_path, re
         code, out, err = registry(*args, "-o", "json")
         assert code == 0, (args, err)
         json.loads(out)
+
+
+def test_health_csv_has_the_fields_and_values_of_its_json(registry, kube):
+    import csv
+
+    registry("register", "-m", "llama-2-7b", "-e", ENV, "--no-verify-health")
+    kube.add_model("llama-2-7b", ENV)
+    for args in (["health", "-e", ENV, "--no-probe"], ["health", "-e", ENV, "-m", "llama-2-7b"]):
+        code, out, err = registry(*args, "-o", "json")
+        assert code == 0, err
+        records = json.loads(out)
+        records = records if isinstance(records, list) else [records]
+        code, out, err = registry(*args, "-o", "csv")
+        assert code == 0, err
+        rows = list(csv.DictReader(out.splitlines()))
+        assert len(rows) == len(records) == 1, out
+        assert list(rows[0]) == list(records[0])
+        for name, value in records[0].items():
+            if name != "checked_at":  # each run checks anew
+                assert rows[0][name] == ("" if value is None else str(value)), name
+    # one model's check is timed, in ISO 8601 in both formats
+    assert datetime.fromisoformat(records[0]["checked_at"]).tzinfo is not None
+    assert datetime.fromisoformat(rows[0]["checked_at"]).tzinfo is not None
 
 
 def test_findings_go_to_stderr_and_the_verdict_to_stdout(registry, tmp_path):

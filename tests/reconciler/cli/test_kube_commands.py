@@ -130,15 +130,32 @@ def test_wait_timing_out_applies_what_it_has(kube: FakeKube, cli, tmp_path):
     kube.add_model("llama-2-7b", ENV)
     kube.add_model("gpt-neo", ENV, paused=True)
 
-    result = auto_apply(
-        cli, manifest_file(tmp_path, ENV, "llama-2-7b", "gpt-neo"), "--wait", "--timeout", "1"
-    )
+    path = manifest_file(tmp_path, ENV, "llama-2-7b", "gpt-neo")
+    result = cli("apply", str(path), "--auto-approve", "--wait", env={"REGISTRY_WAIT_TIMEOUT": "1"})
 
     assert result.returncode == 0, result.stderr
     assert "--wait timed out after 1 s; applying production/gpt-neo as pending" in result.stderr
     found = models(cli)
     assert (found["llama-2-7b"]["status"], found["gpt-neo"]["status"]) == ("ready", "pending")
     assert found["gpt-neo"]["health"] == "Suspended"
+
+
+def test_a_wait_timeout_that_is_not_a_number_of_seconds_is_refused(kube: FakeKube, cli, tmp_path):
+    kube.add_model("llama-2-7b", ENV)
+    path = str(manifest_file(tmp_path, ENV, "llama-2-7b"))
+    for flags, env, shown in (
+        (("--timeout", "nan"), {}, "'nan'"),
+        (("--timeout", "1e9"), {}, "'1e9'"),
+        (("--timeout", "90000"), {}, "90000"),
+        ((), {"REGISTRY_WAIT_TIMEOUT": "-5"}, "'-5'"),
+    ):
+        result = cli("apply", path, "--auto-approve", "--wait", *flags, env=env)
+        assert result.returncode == 1, flags
+        assert result.stderr.startswith("error: ") and f"invalid wait timeout {shown}" in (
+            result.stderr
+        ), result.stderr
+        assert "from 0 and at most 86400" in result.stderr
+    assert models(cli) == {}  # nothing was applied
 
 
 def test_wait_is_refused_for_a_saved_plan(kube: FakeKube, cli, tmp_path):

@@ -343,14 +343,45 @@ def test_user_mistakes_are_one_line_errors(cli, kube):
     for args, message in (
         ((), "no environment to reconcile"),
         (("-e", "Prod"), "error:"),
-        (("-e", ENV, "--resync", "0"), "--resync must be more than 0 seconds"),
-        (("-e", ENV, "--probe-timeout", "-1"), "--probe-timeout must be"),
-        (("-e", ENV, "--metrics-port", "70000"), "--metrics-port must be 0..65535"),
+        (("-e", ENV, "--resync", "0"), "invalid resync 0: use a number of seconds above 0"),
+        (("-e", ENV, "--probe-timeout", "-1"), "invalid probe timeout '-1'"),
+        (("-e", ENV, "--probe-interval", "nan"), "invalid probe interval 'nan'"),
+        (("-e", ENV, "--resync", "inf"), "invalid resync 'inf'"),
+        (("-e", ENV, "--mass-unroute-confirm", "90000"), "at most 86400"),
+        (("-e", ENV, "--metrics-port", "70000"), "invalid metrics port 70000"),
     ):
         result = cli("controller", *args)
         assert result.returncode == 1, args
         assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_every_option_can_come_from_the_environment_and_is_checked_there_too(cli):
+    # A Deployment sets the controller's options as REGISTRY_* variables.
+    for name, value, message in (
+        ("REGISTRY_PROBE_TIMEOUT", "nan", "invalid probe timeout 'nan'"),
+        ("REGISTRY_RESYNC", "0", "invalid resync 0"),
+        ("REGISTRY_METRICS_PORT", "٣", "invalid metrics port"),
+        ("REGISTRY_LOG_FORMAT", "yaml", "REGISTRY_LOG_FORMAT"),
+    ):
+        result = cli("controller", "-e", ENV, env={name: value})
+        assert result.returncode == 1, name
+        assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
+    help_text = cli("controller", "--help").stdout
+    for name in (
+        "REGISTRY_RESYNC",
+        "REGISTRY_PROBE_INTERVAL",
+        "REGISTRY_PROBE_TIMEOUT",
+        "REGISTRY_PROBE_VIA",
+        "REGISTRY_NO_PROBE",
+        "REGISTRY_MASS_UNROUTE_CONFIRM",
+        "REGISTRY_LEASE_NAME",
+        "REGISTRY_LEASE_NAMESPACE",
+        "REGISTRY_NO_LEADER_ELECTION",
+        "REGISTRY_METRICS_PORT",
+        "REGISTRY_LOG_FORMAT",
+    ):
+        assert name in help_text, name
 
 
 def test_no_cluster_is_an_error(cli, tmp_path):
