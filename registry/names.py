@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from .errors import InvalidEndpoint, InvalidName
+from .redact import redact_urls
 
 # A DNS label (RFC 1123): lower-case ASCII letters, digits and '-', a letter or digit at
 # both ends, at most MAX_LABEL characters (checked apart, so that a long name is told
@@ -23,9 +24,13 @@ SHOWN = 64  # characters of a rejected name or endpoint that a message repeats
 def _shown(value: object) -> str:
     """``value`` for a message: repr (no control characters), at most ~64 characters of it
     (a 4 MB name must not reach stderr, JUnit or Code Quality whole)."""
-    if isinstance(value, str) and len(value) > SHOWN:
-        return f"{value[:SHOWN]!r}... ({len(value)} characters)"
-    return repr(value)
+    if not isinstance(value, str):
+        return repr(value)
+    # Redacted before it is cut: a URL cut short of its '@' would show its password.
+    shown = redact_urls(value)
+    if len(value) > SHOWN:
+        return f"{shown[:SHOWN]!r}... ({len(value)} characters)"
+    return repr(shown)
 
 
 def is_model_name(name: str | None) -> bool:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 
-from reconciler.safe_text import escape, printable
+from reconciler.safe_text import escape, excerpt, printable
 from reconciler.views import Format, View, paint_message
 from registry.errors import RegistryError
 from registry.redact import redact_urls
@@ -197,7 +197,7 @@ def ascii_number(
 
     def parse(value: str) -> T:
         if isinstance(value, str) and not pattern.fullmatch(value):
-            raise typer.BadParameter(f"invalid {what} {value[:40]!r}: {rule}")
+            raise typer.BadParameter(f"invalid {what} {excerpt(value)}: {rule}")
         return convert(value)
 
     return parse

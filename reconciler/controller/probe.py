@@ -19,8 +19,11 @@ from registry import names
 from registry.entry import Entry
 
 from .. import observe
+from ..safe_text import excerpt
 
 WORKERS = 16  # probes in flight at once
+SHOWN_IDS = 10  # model ids a verdict names (an answer may list thousands)
+ID_CHARS = 100  # characters of each
 
 
 @dataclass(frozen=True)
@@ -133,4 +136,8 @@ def served(body: bytes, model_name: str) -> str | None:
         return "endpoint did not answer GET /v1/models in the OpenAI format"
     if model_name in ids:
         return None
-    return f"endpoint serves [{', '.join(ids)}], not {model_name}"
+    # The endpoint's own words: escaped (a NUL or a lone surrogate cannot be stored, and
+    # would stop every write of the environment; an ESC must not reach a log) and few.
+    shown = ", ".join(excerpt(i, ID_CHARS, quote=False) for i in ids[:SHOWN_IDS])
+    more = f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else ""
+    return f"endpoint serves [{shown}{more}], not {model_name}"

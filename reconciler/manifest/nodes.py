@@ -199,7 +199,7 @@ class _Reader:
         if not _plain_number(node, value):
             self.error(
                 at,
-                f"{node.value[:40]!r} is not a plain integer: write whole numbers in "
+                f"{excerpt(node.value)} is not a plain integer: write whole numbers in "
                 "decimal digits (for example 8000), without a decimal point, exponent, "
                 "'_', ':', sign or leading zero",
                 "yaml",

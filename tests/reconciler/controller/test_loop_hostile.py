@@ -1,0 +1,41 @@
+"""One model's endpoint must not stop the controller for the rest of its environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import applied, manifest_file
+from tests.reconciler.controller import test_loop
+from tests.reconciler.controller.test_loop import ENV, becomes, deploy, unhealthy
+
+# test_loop's fixtures: a `registry controller` subprocess against this test's servers
+env, start = test_loop.env, test_loop.start
+
+
+@pytest.mark.parametrize("served_id", ["\x00", "\udcff"], ids=["nul", "lone-surrogate"])
+def test_an_id_that_cannot_be_stored_does_not_stop_other_transitions(
+    cli, conn, kube, vllm, start, tmp_path, served_id
+):
+    deploy(kube, vllm, "llama-2-7b")
+    hostile = deploy(kube, vllm, "mistral-7b")
+    hostile.models = [served_id]  # its verdict becomes the pending reason of mistral-7b
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
+    controller = start()
+    controller.wait_log("mistral-7b: probe: endpoint serves")
+    unhealthy(kube, "llama-2-7b")
+    becomes(conn, "llama-2-7b", "pending")
+    becomes(conn, "mistral-7b", "pending")
+    assert "reconcile failed" not in controller.log()
+
+
+def test_a_served_id_reaches_the_log_escaped(cli, conn, kube, vllm, start, tmp_path):
+    hostile = deploy(kube, vllm, "mistral-7b")
+    hostile.models = ["\x1b]0;owned\x07", "x\n2026-01-01 00:00:00,000 ERROR forged"]
+    applied(cli, manifest_file(tmp_path, ENV, "mistral-7b"))
+    controller = start()
+    controller.wait_log("mistral-7b: probe: endpoint serves")
+    becomes(conn, "mistral-7b", "pending")
+    log = controller.log()
+    assert "\x1b" not in log and "\x07" not in log
+    assert not any(line.startswith("2026-01-01") for line in log.splitlines())  # no forged line
+    assert "\\x1b]0;owned\\x07" in log
