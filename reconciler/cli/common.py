@@ -242,6 +242,7 @@ LockTimeout = Annotated[
     float,
     typer.Option(
         "--lock-timeout",
+        metavar="SECONDS",
         help="Seconds to wait for another apply's lock (0: do not wait; at most 3600).",
         envvar="REGISTRY_LOCK_TIMEOUT",
         parser=ascii_number(

@@ -117,6 +117,7 @@ def controller(
         int,
         typer.Option(
             help="Port of /metrics, /healthz and /readyz (0: any free port).",
+            metavar="PORT",
             envvar="REGISTRY_METRICS_PORT",
             parser=limit_between(0, 65535, "metrics port"),
         ),

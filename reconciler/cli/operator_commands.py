@@ -231,7 +231,9 @@ def history(
     limit: Annotated[
         int,
         typer.Option(
-            help="Most recent records to show (1 to 10000).", parser=limit_between(1, 10000)
+            help="Most recent records to show (1 to 10000).",
+            metavar="N",
+            parser=limit_between(1, 10000),
         ),
     ] = 50,
     output: Annotated[Format, output_option(views.HISTORY)] = Format.table,
