@@ -226,7 +226,8 @@ def seconds_up_to(most: float, what: str, *, zero: bool = False) -> Callable[[st
     def parse(value: str) -> float:
         seconds = number(value)
         if not (seconds >= 0 if zero else seconds > 0) or seconds > most:
-            raise typer.BadParameter(f"invalid {what} {seconds:g}: {rule}")
+            # as written (ASCII digits by now): 86400.000000001 would print as 86400
+            raise typer.BadParameter(f"invalid {what} {value}: {rule}")
         return seconds
 
     return parse

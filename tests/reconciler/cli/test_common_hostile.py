@@ -67,3 +67,9 @@ def test_a_huge_kube_context_is_not_echoed_whole(registry, kube):
     assert code == 1
     assert err.startswith("error: cannot use the kubeconfig context") and "\x1b" not in err
     assert len(err) < 2000, f"{len(err)} characters: {err[:300]}..."
+
+
+def test_a_number_of_seconds_just_over_its_limit_is_shown_as_written(registry):
+    code, _, err = registry(*CONTROLLER, env={"REGISTRY_RESYNC": "86400.000000001"})
+    assert code == 1
+    assert "invalid resync 86400.000000001: use a number of seconds above 0" in err, err
