@@ -161,12 +161,23 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(doc)
 
 
+class _TextFormatter(logging.Formatter):
+    """One line per record: what the cluster, an endpoint or a driver said is escaped (a
+    newline would forge a line, an ESC reach the terminal of `kubectl logs`); a traceback,
+    added after, keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        from ..safe_text import escape
+
+        return escape(super().formatMessage(record))
+
+
 def configure_logging(log_format: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(message)s"))
     logger = logging.getLogger("reconciler")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO)
