@@ -28,11 +28,13 @@ if TYPE_CHECKING:
 
 from . import gcpause
 from .health import Health, model_health
+from .safe_text import excerpt
 
 DEFAULT_TIMEOUT = 10.0  # seconds, for connecting and for reading each answer
 RETRIES = 3  # extra attempts on 429, 5xx and connection resets
 BACKOFF = 0.5  # seconds before the first retry; doubles each time
 MAX_RETRY_AFTER = 10.0  # never sleep longer than this on a server's Retry-After
+SHOWN_CHARS = 300  # of a context name, and of the kubernetes client's reason, in a message
 LIST_PATHS = {
     "deployments": "/apis/apps/v1/namespaces/{}/deployments",
     "services": "/api/v1/namespaces/{}/services",
@@ -133,8 +135,11 @@ def connect(source: KubeSource, context: str | None = None) -> Cluster | None:
         # ValueError: a server URL urlsplit rejects; its text is not shown (it may hold a
         # password), only that the URL is malformed.
         reason = error if isinstance(error, ConfigException) else "its server URL is malformed"
+        # Both quote the context as given (--kube-context, REGISTRY_KUBE_CONTEXT): cut short.
+        reason = excerpt(str(reason), SHOWN_CHARS, quote=False)
+        named = f" context {excerpt(context, SHOWN_CHARS)}" if context else ""
         raise ClusterError(
-            f"cannot use the kubeconfig{f' context {context!r}' if context else ''}: {reason}. "
+            f"cannot use the kubeconfig{named}: {reason}. "
             "Check KUBECONFIG and the context name (kubectl config get-contexts), or pass "
             "--no-kube to skip health checks"
         ) from None
