@@ -72,3 +72,37 @@ def test_a_trickling_endpoint_cannot_hold_a_probe_past_its_timeout():
     finally:
         stop.set()
         prober.close()
+
+
+def test_a_huge_answer_is_not_read_whole():
+    """A /v1/models answer of 256 MiB (of 1 GiB announced) must not be read into the
+    controller's memory: one endpoint could get the controller OOM-killed in a loop."""
+    sent = 0
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve() -> None:
+        nonlocal sent
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n")
+        chunk = b" " * (1 << 20)
+        try:
+            while sent < 256 << 20:
+                conn.sendall(chunk)
+                sent += len(chunk)
+        except OSError:
+            pass
+        conn.close()
+        listener.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    prober = Prober(via="direct", cluster=None, timeout=2.0)
+    entry = Entry("llama-2-7b", "production", "system", f"127.0.0.1:{listener.getsockname()[1]}")
+    try:
+        verdict = prober.probe(entry)
+    finally:
+        prober.close()
+    assert not verdict.ok
+    assert sent < 64 << 20, f"the probe read {sent >> 20} MiB of the answer"
