@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers import applied, manifest_file
 from tests.reconciler.controller import test_loop
-from tests.reconciler.controller.test_loop import ENV, becomes, deploy, unhealthy
+from tests.reconciler.controller.test_loop import ENV, becomes, deploy, status, unhealthy
 
 # test_loop's fixtures: a `registry controller` subprocess against this test's servers
 env, start = test_loop.env, test_loop.start
@@ -39,3 +39,23 @@ def test_a_served_id_reaches_the_log_escaped(cli, conn, kube, vllm, start, tmp_p
     assert "\x1b" not in log and "\x07" not in log
     assert not any(line.startswith("2026-01-01") for line in log.splitlines())  # no forged line
     assert "\\x1b]0;owned\\x07" in log
+
+
+def test_direct_probes_from_outside_the_cluster_unroute_nothing(
+    cli, conn, kube, vllm, start, tmp_path
+):
+    """REGISTRY_PROBE_VIA=direct copied from the controller's Deployment into a shell with
+    a kubeconfig: no Service name resolves out here, which says nothing about the
+    endpoints, yet each verdict was conclusive and every entry was unrouted."""
+    for model in ("llama-2-7b", "mistral-7b"):
+        deploy(kube, vllm, model)
+    applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
+    controller = start(extra_env={"REGISTRY_PROBE_VIA": "direct"})
+    try:
+        controller.wait_log("probe: endpoint's host name does not resolve")
+    except AssertionError:
+        assert controller.process.poll() == 1  # refused at the door: as good
+        return
+    unhealthy(kube, "llama-2-7b")  # a real change, so that a cycle is sure to run
+    becomes(conn, "llama-2-7b", "pending")
+    assert status(conn, "mistral-7b") == "ready"
