@@ -28,14 +28,15 @@ change of it is pushed. Three rules make the tier never staler than Redis:
   answered only while that socket has nothing unread either (one poll over both).
   A Sentinel publishes ``+switch-master`` just before its SENTINEL MASTERS names
   the new master, and that is how redis-py (so every writer of this project)
-  finds the master: a write that reached the new master that way was made after
-  the announcement reached this host, and no lookup after it gets an old copy.
+  finds the master: a write that reached the new master through the same
+  Sentinel (redis-py asks the first that answers) was made after the
+  announcement reached this host, and no lookup after it gets an old copy.
   (``+failover-state-reconf-slaves``, ``+odown`` and ``-failover-abort-*`` change
   no master that redis-py names, so they are not followed.) The reader still asks
   the Sentinels every health interval: the backstop for a subscription that fell
-  silent, for a Sentinel that learned of the failover later than the one a writer
-  asked, and for tracking without a subscription (no Sentinel took it: counted in
-  ``unsubscribed``).
+  silent, for a writer that asked another Sentinel (which may learn of the
+  failover first), and for tracking without a subscription (no Sentinel took it:
+  counted in ``unsubscribed``).
 """
 
 from __future__ import annotations
