@@ -259,6 +259,29 @@ def test_a_failover_announced_by_the_sentinel_moves_the_tier_at_once(stubborn):
         cache.close()
 
 
+def test_a_lost_sentinel_subscription_is_set_up_again_with_tracking(sentinel):
+    cache = Cache(sentinel.url)
+    tier = LocalCache(cache, 10, health_interval=ASKED_RARELY)
+    try:
+        with sentinel.client(sentinel.sentinel) as admin:
+
+            def subscribers():
+                return [c["id"] for c in admin.client_list(_type="pubsub")]
+
+            wait_for(lambda: tier.active, "tracking")
+            [subscriber] = subscribers()
+            admin.client_kill_filter(_id=subscriber)
+            # Nothing would tell of a failover now: the tier stops until it is subscribed again.
+            wait_for(lambda: tier.losses == 1, "the loss to be noticed")
+            wait_for(lambda: tier.active, "tracking again")
+            [renewed] = subscribers()
+            assert renewed != subscriber
+            assert tier.unsubscribed == 0
+    finally:
+        tier.close()
+        cache.close()
+
+
 def test_without_a_sentinel_subscription_tracking_asks_the_sentinels(conn, database_url, sentinel):
     # A Sentinel user that may ask for the master but not subscribe: every Sentinel refuses.
     with sentinel.client(sentinel.sentinel) as admin:
