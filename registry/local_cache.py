@@ -173,10 +173,10 @@ class LocalCache:
         pool = self._cache.client.connection_pool
         # Subscribed before the master is asked for: a failover in between is announced.
         try:
-            self._subscription = redis_url.failover_subscription(pool)
-            subscribed = True
+            self._subscription = redis_url.failover_subscription(pool)  # None: direct URL
+            refused = False
         except Exception:  # track anyway: asking the Sentinels every health interval remains
-            subscribed = False
+            refused = True
         # RESP2 whatever the client library's default: a RESP2 subscriber receives the
         # redirected pushes on every server that has tracking.
         # No client-side health check: its PING would read a subscriber's reply as an error.
@@ -197,7 +197,7 @@ class LocalCache:
         watched = () if self._subscription is None else (self._subscription._sock.fileno(),)
         self._fds = (connection._sock.fileno(), *watched)
         self._set_active(True)
-        if not subscribed:
+        if refused:
             self.unsubscribed += 1
 
     def _read(self) -> None:
