@@ -132,7 +132,7 @@ def served(body: bytes, model_name: str) -> str | None:
     try:
         data: Any = json.loads(body)
         ids = [str(item["id"]) for item in data["data"]]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: '[[[[...'
         return "endpoint did not answer GET /v1/models in the OpenAI format"
     if model_name in ids:
         return None

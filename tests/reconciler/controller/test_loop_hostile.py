@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+
 import pytest
 
+from tests.fakes.kube import QuietHandler, send
 from tests.helpers import applied, manifest_file
 from tests.reconciler.controller import test_loop
 from tests.reconciler.controller.test_loop import ENV, becomes, deploy, status, unhealthy
@@ -59,3 +65,36 @@ def test_direct_probes_from_outside_the_cluster_unroute_nothing(
     unhealthy(kube, "llama-2-7b")  # a real change, so that a cycle is sure to run
     becomes(conn, "llama-2-7b", "pending")
     assert status(conn, "mistral-7b") == "ready"
+
+
+def test_a_deeply_nested_answer_does_not_stop_the_probes_of_others(
+    cli, conn, kube, vllm, start, tmp_path
+):
+    deploy(kube, vllm, "llama-2-7b")
+    with _raw_server(b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}") as url:
+        kube.set_backend(f"llama-2-7b-{ENV}", "system", url)
+        other = deploy(kube, vllm, "mistral-7b")
+        applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
+        controller = start()
+        controller.wait_log("llama-2-7b: probe: ")
+        other.models = ["something-else"]  # mistral-7b's next probe fails: it must be seen
+        becomes(conn, "mistral-7b", "pending")
+    assert "Traceback" not in controller.log()
+
+
+@contextlib.contextmanager
+def _raw_server(body: bytes) -> Iterator[str]:
+    """An HTTP server answering ``body`` (bytes as they are) to every GET."""
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            send(self, 200, body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -106,3 +106,12 @@ def test_a_huge_answer_is_not_read_whole():
         prober.close()
     assert not verdict.ok
     assert sent < 64 << 20, f"the probe read {sent >> 20} MiB of the answer"
+
+
+def test_a_deeply_nested_answer_is_a_verdict():
+    """json.loads raises RecursionError, which is not a ValueError: it escaped the probe and
+    ended the prober's thread, and with it every probe of the controller."""
+    for body in (b"[" * 100_000, b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"):
+        assert served(body, "llama-2-7b") == (
+            "endpoint did not answer GET /v1/models in the OpenAI format"
+        )
