@@ -21,7 +21,7 @@ CLUSTER_SUFFIX = ".svc.cluster.local"
 SHOWN = 64  # characters of a rejected name or endpoint that a message repeats
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
     """``value`` for a message: repr (no control characters), at most ~64 characters of it
     (a 4 MB name must not reach stderr, JUnit or Code Quality whole)."""
     if not isinstance(value, str):
@@ -42,13 +42,13 @@ def check_model_name(name: str, environment: str | None = None) -> str:
     """Return ``name`` if it is a DNS-1035 label whose Service name fits in 63 chars."""
     if not DNS_1035_LABEL.fullmatch(name or ""):
         raise InvalidName(
-            f"invalid model name {_shown(name)}: use lower-case letters, digits and '-', "
+            f"invalid model name {shown(name)}: use lower-case letters, digits and '-', "
             "starting with a letter and ending with a letter or digit (a DNS-1035 label)"
         )
     if environment is not None and len(service_name(name, environment)) > MAX_LABEL:
         raise InvalidName(
-            f"model name {_shown(name)} is too long for environment {_shown(environment)}: "
-            f"the Service name {_shown(service_name(name, environment))} has "
+            f"model name {shown(name)} is too long for environment {shown(environment)}: "
+            f"the Service name {shown(service_name(name, environment))} has "
             f"{len(service_name(name, environment))} characters, at most {MAX_LABEL} allowed"
         )
     return name
@@ -80,7 +80,7 @@ def check_object_name(name: str, what: str) -> str:
         or not all(DNS_1123_LABEL.fullmatch(label) for label in name.split("."))
     ):
         raise InvalidName(
-            f"invalid {what} {_shown(name)}: a Kubernetes object name is lower-case letters, "
+            f"invalid {what} {shown(name)}: a Kubernetes object name is lower-case letters, "
             f"digits, '-' and '.', starting and ending with a letter or digit, at most "
             f"{MAX_SUBDOMAIN} characters"
         )
@@ -90,7 +90,7 @@ def check_object_name(name: str, what: str) -> str:
 def _dns_label(value: str, what: str, rule: str) -> str:
     """``value`` if it is a DNS label; else ``InvalidName`` saying ``rule``."""
     if not DNS_1123_LABEL.fullmatch(value or "") or len(value) > MAX_LABEL:
-        raise InvalidName(f"invalid {what} {_shown(value)}: {rule}")
+        raise InvalidName(f"invalid {what} {shown(value)}: {rule}")
     return value
 
 
@@ -145,7 +145,7 @@ def parse_endpoint(endpoint: str) -> tuple[str, int]:
         found = ENDPOINT.fullmatch(endpoint)
     if found is None or max(map(len, found.group(1, 2))) > MAX_LABEL or int(found[3]) > MAX_PORT:
         raise InvalidEndpoint(
-            f"invalid endpoint {_shown(endpoint)}: an endpoint must be an in-cluster Service, "
+            f"invalid endpoint {shown(endpoint)}: an endpoint must be an in-cluster Service, "
             f"exactly {{service}}.{{namespace}}{CLUSTER_SUFFIX}:{{port}} with lower-case "
             "ASCII letters, digits and '-' in the two names (at most 63 each) and a port "
             f"from 1 to {MAX_PORT} in ASCII digits; no scheme, user, path, query, spaces or "

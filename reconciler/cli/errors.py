@@ -12,10 +12,13 @@ command imported it, so ``sys.modules`` says which ones to check.
 
 from __future__ import annotations
 
+import ast
+import re
 import sys
 
 import typer
 
+from registry import names
 from registry.errors import (
     CacheUnavailable,
     ClusterError,
@@ -53,12 +56,35 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+# A Python string literal: click quotes a rejected value as its repr ({value!r}).
+_QUOTED = re.compile(r"'(?:[^'\\\n]|\\.)*'" r'|"(?:[^"\\\n]|\\.)*"')
+
+
+def _cut_quoted(message: str) -> str:
+    """``message`` with each value it quotes cut short as ``names.shown`` does: click's
+    messages for a choice or an on/off option repeat the rejected value whole (a 100 KB
+    REGISTRY_NO_COLOR made a 100 KB line)."""
+
+    def cut(match: re.Match[str]) -> str:
+        literal = match.group()
+        if len(literal) <= names.SHOWN + 2:
+            return literal
+        try:
+            value = ast.literal_eval(literal)
+        except (ValueError, SyntaxError):  # not a repr after all: cut its text
+            value = literal[1:-1]
+        return names.shown(value)
+
+    return _QUOTED.sub(cut, message)
+
+
 def _click(error: BaseException) -> RegistryError | None:
     if isinstance(error, click_errors.UsageError):
         where = f"`{error.ctx.command_path} --help`" if error.ctx else "`registry --help`"
-        return InputError(f"{error.format_message().rstrip('.')}. See {where} for the usage")
+        message = _cut_quoted(error.format_message()).rstrip(".")
+        return InputError(f"{message}. See {where} for the usage")
     if isinstance(error, click_errors.ClickException):
-        return InputError(error.format_message())
+        return InputError(_cut_quoted(error.format_message()))
     if isinstance(error, typer.Abort):
         return RegistryError("aborted; nothing more was done")
     return None
