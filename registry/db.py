@@ -211,6 +211,7 @@ def connect(target: Target, *, prepare_schema: bool = True) -> psycopg.Connectio
     )
     try:
         conn = psycopg.connect(target.url, **options)
+        _iso_dates(conn)
     except psycopg.Error as error:
         raise unavailable(target, error) from None
     if prepare_schema and target.auto_migrate:
@@ -218,3 +219,14 @@ def connect(target: Target, *, prepare_schema: bool = True) -> psycopg.Connectio
     elif prepare_schema:
         migrations.require_current(conn)
     return conn
+
+
+def _iso_dates(conn: psycopg.Connection) -> None:
+    """Have the server write dates and times in ISO, the only DateStyle psycopg reads in
+    text format: the server, the database (ALTER DATABASE ... SET datestyle), PGDATESTYLE
+    or PGOPTIONS may choose another. PgBouncer-safe: it tracks DateStyle from the server's
+    ParameterStatus and sets it again on whichever server connection runs the next
+    transaction. The date order (DMY, MDY) is left as set: it only affects input."""
+    datestyle = conn.info.parameter_status("DateStyle") or ""
+    if not datestyle.startswith("ISO"):
+        conn.execute("SET DateStyle = ISO")
