@@ -27,6 +27,39 @@ class Health:
         return self.status == vocabulary.Health.HEALTHY
 
 
+class Malformed(Exception):
+    """A field a rule reads has the wrong JSON type; ``args[0]`` names it."""
+
+
+def read(obj: Any, path: str, kind: type, default: Any, *, within: str = "") -> Any:
+    """The field at the dotted ``path`` of ``obj``: ``default`` when it (or a section above
+    it) is absent, ``Malformed`` when it is of the wrong JSON type. A hostile or broken
+    API server (or an aggregated API in front of it) may serve anything."""
+    value, keys = obj, path.split(".")
+    for depth, key in enumerate(keys):
+        if value is None and depth:  # a null section reads as an absent one, as before
+            return default
+        if not isinstance(value, Mapping):
+            raise Malformed((within + ".".join(keys[:depth])).rstrip(".") or "object")
+        if key not in value:
+            return default
+        value = value[key]
+    # JSON true is not a count: bool is an int in Python.
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise Malformed(within + path)
+    return value
+
+
+def malformed(error: Malformed, what: str) -> Health:
+    """Unknown, for the object ``what`` (e.g. "deployment D in namespace N") whose field
+    ``error`` names has the wrong JSON type. The value is not shown: it may be huge."""
+    return Health(
+        vocabulary.Health.UNKNOWN,
+        f"{what} cannot be judged: its {error.args[0]} has the wrong JSON type (the API "
+        "server's answer is malformed)",
+    )
+
+
 def model_health(
     deployment: Mapping[str, Any] | None,
     service: Mapping[str, Any] | None,

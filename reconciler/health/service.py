@@ -7,7 +7,7 @@ from typing import Any
 
 from registry import vocabulary
 
-from . import Health
+from . import Health, Malformed, malformed, read
 
 SERVING = Health(
     vocabulary.Health.HEALTHY
@@ -17,12 +17,19 @@ SERVING = Health(
 def service_health(
     service: Mapping[str, Any] | None, *, name: str, namespace: str, port: int
 ) -> Health:
-    """Healthy when the Service ``name`` exists and exposes ``port``, else Missing with why."""
+    """Healthy when the Service ``name`` exists and exposes ``port``, else Missing with why
+    (Unknown, naming the field, when a field it reads has the wrong JSON type)."""
     if service is None:
         return Health(
             vocabulary.Health.MISSING, f"service {name} not found in namespace {namespace}"
         )
-    ports = [p.get("port") for p in (service.get("spec") or {}).get("ports") or ()]
+    try:
+        ports = [
+            read(p, "port", int, None, within=f"spec.ports[{index}].")
+            for index, p in enumerate(read(service, "spec.ports", list, []))
+        ]
+    except Malformed as error:
+        return malformed(error, f"service {name} in namespace {namespace}")
     if port not in ports:
         exposed = ", ".join(str(p) for p in ports) or "none"
         return Health(
