@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from registry import vocabulary
@@ -27,27 +28,41 @@ class Health:
         return self.status == vocabulary.Health.HEALTHY
 
 
+_ABSENT = object()
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 class Malformed(Exception):
     """A field a rule reads has the wrong JSON type; ``args[0]`` names it."""
 
 
-def read(obj: Any, path: str, kind: type, default: Any, *, within: str = "") -> Any:
-    """The field at the dotted ``path`` of ``obj``: ``default`` when it (or a section above
-    it) is absent, ``Malformed`` when it is of the wrong JSON type. A hostile or broken
-    API server (or an aggregated API in front of it) may serve anything."""
-    value, keys = obj, path.split(".")
-    for depth, key in enumerate(keys):
-        if value is None and depth:  # a null section reads as an absent one, as before
-            return default
-        if not isinstance(value, Mapping):
-            raise Malformed((within + ".".join(keys[:depth])).rstrip(".") or "object")
-        if key not in value:
-            return default
-        value = value[key]
+def section(obj: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any]:
+    """The object ``obj[key]`` (``where`` names ``obj``: "status."); absent or null is empty,
+    anything else but an object is ``Malformed``."""
+    return mapping(obj.get(key), where + key)
+
+
+def mapping(value: Any, name: str) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object (null: an empty one), else ``Malformed`` naming it."""
+    if value is None:
+        return _EMPTY
+    # type() first: isinstance against an ABC costs more than the rest (10,000 models).
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    raise Malformed(name)
+
+
+def read(obj: Mapping[str, Any], key: str, kind: type, default: Any, where: str = "") -> Any:
+    """The field ``obj[key]`` (``where`` names ``obj``): ``default`` when absent,
+    ``Malformed`` when it is not a ``kind``. A hostile or broken API server (or an
+    aggregated API in front of it) may serve anything."""
+    value = obj.get(key, _ABSENT)
+    if value is _ABSENT:
+        return default
     # JSON true is not a count: bool is an int in Python.
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise Malformed(within + path)
-    return value
+    if type(value) is kind or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    raise Malformed(where + key)
 
 
 def malformed(error: Malformed, what: str) -> Health:

@@ -13,7 +13,7 @@ from typing import Any
 
 from registry import vocabulary
 
-from . import Health, Malformed, malformed, read
+from . import Health, Malformed, malformed, mapping, read, section
 
 
 def deployment_health(deployment: Mapping[str, Any] | None, *, name: str, namespace: str) -> Health:
@@ -32,28 +32,29 @@ def deployment_health(deployment: Mapping[str, Any] | None, *, name: str, namesp
 
 
 def _judge(deployment: Mapping[str, Any], name: str) -> Health:
-    wanted = read(deployment, "spec.replicas", int, 1)  # the API server defaults it to 1
-    ready = read(deployment, "status.readyReplicas", int, 0)
-    if read(deployment, "spec.paused", bool, False):
+    spec, status = section(deployment, "spec"), section(deployment, "status")
+    wanted = read(spec, "replicas", int, 1, "spec.")  # the API server defaults it to 1
+    ready = read(status, "readyReplicas", int, 0, "status.")
+    if read(spec, "paused", bool, False, "spec."):
         return Health(vocabulary.Health.SUSPENDED, f"deployment {name} is paused", ready, wanted)
-    generation = read(deployment, "metadata.generation", int, 0)
-    if generation > read(deployment, "status.observedGeneration", int, 0):
+    generation = read(section(deployment, "metadata"), "generation", int, 0, "metadata.")
+    if generation > read(status, "observedGeneration", int, 0, "status."):
         return Health(
             vocabulary.Health.PROGRESSING,
             "Waiting for deployment spec update to be observed",
             ready,
             wanted,
         )
-    if _progress_deadline_exceeded(read(deployment, "status.conditions", list, [])):
+    if _progress_deadline_exceeded(read(status, "conditions", list, (), "status.")):
         return Health(
             vocabulary.Health.DEGRADED,
             f"deployment {name} exceeded its progress deadline",
             ready,
             wanted,
         )
-    updated = read(deployment, "status.updatedReplicas", int, 0)
-    total = read(deployment, "status.replicas", int, 0)
-    available = read(deployment, "status.availableReplicas", int, 0)
+    updated = read(status, "updatedReplicas", int, 0, "status.")
+    total = read(status, "replicas", int, 0, "status.")
+    available = read(status, "availableReplicas", int, 0, "status.")
     if updated < wanted:
         message = f"{updated} out of {wanted} new replicas have been updated"
     elif total > updated:
@@ -71,8 +72,9 @@ def _judge(deployment: Mapping[str, Any], name: str) -> Health:
 
 def _progress_deadline_exceeded(conditions: list) -> bool:
     """Whether the Progressing condition says ProgressDeadlineExceeded."""
-    for index, condition in enumerate(conditions):
-        within = f"status.conditions[{index}]."
-        if read(condition, "type", str, None, within=within) == "Progressing":
-            return read(condition, "reason", str, None, within=within) == "ProgressDeadlineExceeded"
+    for index, item in enumerate(conditions):
+        where = f"status.conditions[{index}]"
+        condition = mapping(item, where)
+        if read(condition, "type", str, None, f"{where}.") == "Progressing":
+            return read(condition, "reason", str, None, f"{where}.") == "ProgressDeadlineExceeded"
     return False

@@ -7,7 +7,7 @@ from typing import Any
 
 from registry import vocabulary
 
-from . import Health, Malformed, malformed, read
+from . import Health, Malformed, malformed, mapping, read, section
 
 SERVING = Health(
     vocabulary.Health.HEALTHY
@@ -24,9 +24,10 @@ def service_health(
             vocabulary.Health.MISSING, f"service {name} not found in namespace {namespace}"
         )
     try:
+        listed = read(section(service, "spec"), "ports", list, (), "spec.")
         ports = [
-            read(p, "port", int, None, within=f"spec.ports[{index}].")
-            for index, p in enumerate(read(service, "spec.ports", list, []))
+            read(mapping(p, f"spec.ports[{index}]"), "port", int, None, f"spec.ports[{index}].")
+            for index, p in enumerate(listed)
         ]
     except Malformed as error:
         return malformed(error, f"service {name} in namespace {namespace}")
