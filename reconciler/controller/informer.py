@@ -35,7 +35,18 @@ class Gone(Exception):
 
 
 def project(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    """The fields ``reconciler.health`` reads, and no more (10,000 full objects cost ~100 MiB)."""
+    """The fields ``reconciler.health`` reads, and no more (10,000 full objects cost ~100 MiB).
+
+    An object with a section of the wrong JSON type is kept whole: the health rule names
+    the field (health Unknown) instead of the informer failing on it forever.
+    """
+    try:
+        return _project(kind, obj)
+    except (AttributeError, TypeError):
+        return obj
+
+
+def _project(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     if kind == "services":
         ports = (obj.get("spec") or {}).get("ports") or ()
         return {"spec": {"ports": [{"port": p.get("port")} for p in ports]}}
