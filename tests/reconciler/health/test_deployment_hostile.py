@@ -4,24 +4,14 @@ of `registry health`, `plan` and `apply`."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from reconciler.health import Health, model_health
 from registry import vocabulary
 from tests.fakes.kube import deployment, service
+from tests.helpers import replaced
 
 NAME, NAMESPACE = "llama-2-7b-production", "system"
-
-
-def _with(path: tuple[str, ...], value):
-    obj = copy.deepcopy(deployment(NAME, NAMESPACE))
-    where = obj
-    for key in path[:-1]:
-        where = where[key]
-    where[path[-1]] = value
-    return obj
 
 
 @pytest.mark.parametrize(
@@ -38,7 +28,11 @@ def _with(path: tuple[str, ...], value):
 )
 def test_a_field_of_the_wrong_type_is_a_verdict(path, value):
     seen = model_health(
-        _with(path, value), service(NAME, NAMESPACE), name=NAME, namespace=NAMESPACE, port=8000
+        replaced(deployment(NAME, NAMESPACE), path, value),
+        service(NAME, NAMESPACE),
+        name=NAME,
+        namespace=NAMESPACE,
+        port=8000,
     )
     assert isinstance(seen, Health)
     assert seen.status != vocabulary.Health.HEALTHY

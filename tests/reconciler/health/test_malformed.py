@@ -3,26 +3,16 @@ which may be huge), for both rules, and also once the controller's informer proj
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from reconciler.controller.informer import project
 from reconciler.health import model_health
 from registry import vocabulary
 from tests.fakes.kube import deployment, service
+from tests.helpers import replaced
 
 NAME, NS = "llama-2-7b-production", "system"
 HUGE = "x" * 100_000
-
-
-def _set(obj: dict, path: tuple, value) -> dict:
-    obj = copy.deepcopy(obj)
-    where = obj
-    for key in path[:-1]:
-        where = where[key]
-    where[path[-1]] = value
-    return obj
 
 
 @pytest.mark.parametrize(
@@ -41,7 +31,7 @@ def _set(obj: dict, path: tuple, value) -> dict:
 @pytest.mark.parametrize("projected", [False, True], ids=["listed", "informer"])
 def test_a_field_of_the_wrong_type_is_unknown_naming_the_field(kind, path, value, field, projected):
     objects = {"deployments": deployment(NAME, NS), "services": service(NAME, NS)}
-    objects[kind] = _set(objects[kind], path, value)
+    objects[kind] = replaced(objects[kind], path, value)
     if projected:
         objects = {k: project(k, obj) for k, obj in objects.items()}
     seen = model_health(
@@ -55,7 +45,7 @@ def test_a_field_of_the_wrong_type_is_unknown_naming_the_field(kind, path, value
 def test_a_condition_field_of_the_wrong_type_is_named_with_its_index():
     # Listed objects only: the informer keeps the Progressing condition alone, renumbered.
     seen = model_health(
-        _set(deployment(NAME, NS), ("status", "conditions", 1, "reason"), 7),
+        replaced(deployment(NAME, NS), ("status", "conditions", 1, "reason"), 7),
         service(NAME, NS),
         name=NAME,
         namespace=NS,
