@@ -5,11 +5,14 @@ name among ``data[].id``. ``direct`` calls ``http://{endpoint}/v1/models``
 (inside the cluster); ``proxy`` goes through the API server's service proxy
 with the kubeconfig's credentials (outside it). The API server uses the
 ``Authorization`` header for itself, so ``VLLM_API_KEY`` is sent only directly.
+The timeout bounds each probe as a whole, and its answer is capped (an endpoint's
+answer is hostile input; see ``bounded_read``).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,11 +22,13 @@ from registry import names
 from registry.entry import Entry
 
 from .. import observe
+from ..bounded_read import AnswerTooLarge, read_bounded
 from ..safe_text import excerpt
 
 WORKERS = 16  # probes in flight at once
 SHOWN_IDS = 10  # model ids a verdict names (an answer may list thousands)
 ID_CHARS = 100  # characters of each
+ANSWER_LIMIT = 1 << 20  # bytes of an answer read; vLLM lists a model in a few hundred
 
 
 @dataclass(frozen=True)
@@ -87,20 +92,24 @@ class Prober:
 
     def _get(self, entry: Entry) -> tuple[int, bytes]:
         if self.via == "direct":
+            from urllib3 import Timeout
+
+            deadline = time.monotonic() + self.timeout
             response = self.http.request(
                 "GET",
                 f"http://{entry.endpoint}/v1/models",
                 headers=self.headers,
-                timeout=self.timeout,
+                timeout=Timeout(total=self.timeout),  # connecting and the answer's head
+                preload_content=False,
             )
-            return response.status, response.data
+            return response.status, read_bounded(response, deadline=deadline, limit=ANSWER_LIMIT)
         from kubernetes.client.exceptions import ApiException
 
         service = names.service_name(entry.model_name, entry.environment)
         port = names.endpoint_port(entry.endpoint)
         path = f"/api/v1/namespaces/{entry.namespace}/services/{service}:{port}/proxy/v1/models"
         try:
-            return 200, observe.get(self.cluster, path, self.timeout)
+            return 200, observe.get(self.cluster, path, self.timeout, limit=ANSWER_LIMIT)
         except ApiException as error:
             return error.status, error.body or b""
 
@@ -113,13 +122,18 @@ class Prober:
             ReadTimeoutError,
         )
 
+        if isinstance(error, AnswerTooLarge):
+            return Probe(f"endpoint answered GET /v1/models with over {error.limit >> 20} MiB")
         cause = error.reason if isinstance(error, MaxRetryError) else error
         if isinstance(cause, ReadTimeoutError):
             return Probe(f"endpoint did not answer in {self.timeout:g} s")
+        if isinstance(cause, NameResolutionError):
+            # Kubernetes' observation says whether the Service exists; a name that does not
+            # resolve says only where the probe runs (direct outside the cluster: no
+            # Service name resolves) or that cluster DNS fails: nothing of the endpoint.
+            return Probe("endpoint's host name does not resolve", conclusive=False)
         # Through the proxy, not reaching the API server says nothing about the endpoint.
         conclusive = self.via == "direct"
-        if isinstance(cause, NameResolutionError):
-            return Probe("endpoint's host name does not resolve", conclusive)
         if isinstance(cause, NewConnectionError):  # first: urllib3 2 derives it from the next
             return Probe("endpoint refused the connection", conclusive)
         if isinstance(cause, ConnectTimeoutError):
