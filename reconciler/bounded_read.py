@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 CHUNK = 64 << 10  # bytes asked of each read
@@ -23,15 +24,13 @@ class AnswerTooLarge(Exception):
         self.limit = limit
 
 
-def read_bounded(response: Any, *, deadline: float, limit: int) -> bytes:
-    """The body of ``response``, read by ``deadline`` (``time.monotonic()``).
+@contextlib.contextmanager
+def deadline(at: float, cut: Callable[[], object], url: str) -> Iterator[None]:
+    """Call ``cut`` at ``at`` (``time.monotonic()``) if the block still runs.
 
-    At the deadline the socket is shut down under the read (urllib3's
-    ``HTTPResponse.shutdown``, made for another thread). Raises urllib3's
-    ``ReadTimeoutError`` past the deadline and ``AnswerTooLarge`` past ``limit``
-    bytes; either way the connection is closed, never drained back into its pool.
-    The body is read as sent (not decoded): a compressed answer cannot grow past
-    the cap in memory.
+    ``cut`` shuts the socket down under a blocked read (from this other thread).
+    Once it has run, the block ends in urllib3's ``ReadTimeoutError`` whatever it
+    made of the cut: an error, or an end of answer that is none.
     """
     from urllib3.exceptions import ReadTimeoutError
 
@@ -39,32 +38,41 @@ def read_bounded(response: Any, *, deadline: float, limit: int) -> bytes:
 
     def expire() -> None:
         expired.set()
-        with contextlib.suppress(ValueError, RuntimeError, OSError):  # done meanwhile
-            response.shutdown()
+        with contextlib.suppress(Exception):  # the connection ended meanwhile
+            cut()
 
-    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), expire)
+    watchdog = threading.Timer(max(0.0, at - time.monotonic()), expire)
     watchdog.daemon = True
     watchdog.start()
-    chunks: list[bytes] = []
-    size, complete = 0, False
     try:
-        while size <= limit:
-            chunk = response.read1(min(CHUNK, limit + 1 - size), decode_content=False)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
-            raise AnswerTooLarge(limit)
-        complete = not expired.is_set()  # a shut-down socket may read as a normal end
+        yield
     except Exception:
         if not expired.is_set():
             raise
     finally:
         watchdog.cancel()
+    if expired.is_set():
+        raise ReadTimeoutError(None, url, "the answer did not end in time")
+
+
+def read_capped(response: Any, limit: int) -> bytes:
+    """The body of ``response``, or ``AnswerTooLarge`` past ``limit`` bytes.
+
+    Read as sent, not decoded (a compressed answer cannot grow past the cap in
+    memory). Unless read to its end, the connection is closed, never drained back
+    into its pool.
+    """
+    chunks: list[bytes] = []
+    size, complete = 0, False
+    try:
+        while chunk := response.read1(min(CHUNK, limit + 1 - size), decode_content=False):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise AnswerTooLarge(limit)
+        complete = True
+    finally:
         if not complete:
             response.close()
         response.release_conn()
-    if not complete:
-        raise ReadTimeoutError(None, response.geturl(), "the answer did not end in time")
     return b"".join(chunks)

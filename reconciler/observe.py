@@ -26,8 +26,7 @@ from registry.redact import redact_url
 if TYPE_CHECKING:
     from registry.settings import Settings
 
-from . import gcpause
-from .bounded_read import read_bounded
+from . import bounded_read, gcpause
 from .health import Health, model_health
 from .safe_text import excerpt
 
@@ -283,7 +282,8 @@ def get(
         preload_content=not stream and not limit,
     )
     if limit:
-        body = read_bounded(response, deadline=deadline, limit=limit)
+        with bounded_read.deadline(deadline, response.shutdown, path):
+            body = bounded_read.read_capped(response, limit)
         if not 200 <= response.status <= 299:
             raise ApiException(http_resp=response, body=body.decode(errors="replace"))
         return body

@@ -12,17 +12,18 @@ answer is hostile input; see ``bounded_read``).
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from registry import names
 from registry.entry import Entry
 
-from .. import observe
-from ..bounded_read import AnswerTooLarge, read_bounded
+from .. import bounded_read, observe
 from ..safe_text import excerpt
 
 WORKERS = 16  # probes in flight at once
@@ -36,7 +37,8 @@ class Probe:
     """A probe's verdict: ``reason`` None when the endpoint serves the model.
 
     ``conclusive`` False: the answer says nothing about the endpoint (the probe
-    was refused credentials), so no transition may follow from it.
+    was refused credentials, or its name did not resolve), so no transition may
+    follow from it.
     """
 
     reason: str | None
@@ -57,15 +59,12 @@ class Prober:
         api_key: str | None = None,
         workers: int = WORKERS,
     ) -> None:
-        import urllib3
-
         self.via = via
         self.cluster = cluster
         self.timeout = timeout
         self.headers = {"Accept": "application/json"}
         if api_key and via == "direct":
             self.headers["Authorization"] = f"Bearer {api_key}"
-        self.http = urllib3.PoolManager(maxsize=workers, retries=False)
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="probe")
 
     def close(self) -> None:
@@ -92,17 +91,7 @@ class Prober:
 
     def _get(self, entry: Entry) -> tuple[int, bytes]:
         if self.via == "direct":
-            from urllib3 import Timeout
-
-            deadline = time.monotonic() + self.timeout
-            response = self.http.request(
-                "GET",
-                f"http://{entry.endpoint}/v1/models",
-                headers=self.headers,
-                timeout=Timeout(total=self.timeout),  # connecting and the answer's head
-                preload_content=False,
-            )
-            return response.status, read_bounded(response, deadline=deadline, limit=ANSWER_LIMIT)
+            return self._get_directly(entry)
         from kubernetes.client.exceptions import ApiException
 
         service = names.service_name(entry.model_name, entry.environment)
@@ -113,6 +102,25 @@ class Prober:
         except ApiException as error:
             return error.status, error.body or b""
 
+    def _get_directly(self, entry: Entry) -> tuple[int, bytes]:
+        # A connection of its own: the deadline shuts its socket down, from the connect
+        # on (headers can trickle too). Nothing is lost without a pool: a round comes
+        # long after vLLM's keep-alive (5 s) has closed the last one.
+        from urllib3.connection import HTTPConnection
+
+        at = time.monotonic() + self.timeout
+        host, _, port = entry.endpoint.rpartition(":")
+        connection = HTTPConnection(host, int(port), timeout=self.timeout)
+        try:
+            connection.connect()
+            cut = partial(connection.sock.shutdown, socket.SHUT_RDWR)
+            with bounded_read.deadline(at, cut, entry.endpoint):
+                connection.request("GET", "/v1/models", headers=self.headers, preload_content=False)
+                response = connection.getresponse()
+                return response.status, bounded_read.read_capped(response, ANSWER_LIMIT)
+        finally:
+            connection.close()
+
     def _failure(self, error: Exception) -> Probe:
         from urllib3.exceptions import (
             ConnectTimeoutError,
@@ -122,7 +130,7 @@ class Prober:
             ReadTimeoutError,
         )
 
-        if isinstance(error, AnswerTooLarge):
+        if isinstance(error, bounded_read.AnswerTooLarge):
             return Probe(f"endpoint answered GET /v1/models with over {error.limit >> 20} MiB")
         cause = error.reason if isinstance(error, MaxRetryError) else error
         if isinstance(cause, ReadTimeoutError):

@@ -120,6 +120,15 @@ def test_a_trickled_answer_ends_at_the_timeout(via):
     assert (verdict.reason, verdict.conclusive) == ("endpoint did not answer in 0.5 s", True)
 
 
+def test_a_trickled_head_ends_at_the_timeout():
+    """http.client reads the status line and headers a line at a time, each socket read
+    with its own timeout: a header trickled a byte at a time would never end. (Through
+    the proxy the API server reads the endpoint's head whole before it answers.)"""
+    with serving(b"HTTP/1.1 200 OK\r\nX-Slow: ", trickle()) as server:
+        verdict = probe(server, "direct")
+    assert verdict.reason == "endpoint did not answer in 0.5 s"
+
+
 @pytest.mark.parametrize("via", ["direct", "proxy"])
 def test_an_answer_without_a_length_cut_by_the_deadline_is_not_taken_as_whole(via):
     """Without Content-Length the answer ends when the connection does: a complete-looking
