@@ -272,7 +272,7 @@ def get(
     for auth in configuration.auth_settings().values():  # the bearer token, refreshed
         if auth["in"] == "header" and auth["value"]:
             headers[auth["key"]] = auth["value"]
-    deadline = time.monotonic() + timeout
+    at = time.monotonic() + timeout  # with limit: the whole request's
     response = cluster.api.rest_client.pool_manager.request(
         "GET",
         configuration.host + path,
@@ -282,7 +282,7 @@ def get(
         preload_content=not stream and not limit,
     )
     if limit:
-        with bounded_read.deadline(deadline, response.shutdown, path):
+        with bounded_read.deadline(at, response.shutdown, path):
             body = bounded_read.read_capped(response, limit)
         if not 200 <= response.status <= 299:
             raise ApiException(http_resp=response, body=body.decode(errors="replace"))
