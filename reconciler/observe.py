@@ -26,7 +26,7 @@ from registry.redact import redact_url
 if TYPE_CHECKING:
     from registry.settings import Settings
 
-from . import gcpause
+from . import bounded_read, gcpause
 from .health import Health, model_health
 from .safe_text import excerpt
 
@@ -250,10 +250,15 @@ def _list(
         delay, attempt = delay * 2, attempt + 1
 
 
-def get(cluster: Cluster, path: str, timeout: float, *, stream: bool = False) -> Any:
+def get(
+    cluster: Cluster, path: str, timeout: float, *, stream: bool = False, limit: int | None = None
+) -> Any:
     """GET ``path`` with the client's TLS, proxy and credentials; the body, or ApiException.
 
     ``stream``: the open urllib3 response instead of the body (a watch).
+    ``limit``: an answer we do not control (an endpoint's, through the service proxy):
+    ``timeout`` bounds the whole request, and past ``limit`` bytes
+    ``bounded_read.AnswerTooLarge`` is raised.
 
     The generated API classes are bypassed on purpose: importing them loads hundreds
     of model classes and every call is validated, which doubled the cost of observing
@@ -267,14 +272,21 @@ def get(cluster: Cluster, path: str, timeout: float, *, stream: bool = False) ->
     for auth in configuration.auth_settings().values():  # the bearer token, refreshed
         if auth["in"] == "header" and auth["value"]:
             headers[auth["key"]] = auth["value"]
+    at = time.monotonic() + timeout  # with limit: the whole request's
     response = cluster.api.rest_client.pool_manager.request(
         "GET",
         configuration.host + path,
         headers=headers,
-        timeout=Timeout(connect=timeout, read=timeout),
+        timeout=Timeout(total=timeout) if limit else Timeout(connect=timeout, read=timeout),
         retries=False,
-        preload_content=not stream,
+        preload_content=not stream and not limit,
     )
+    if limit:
+        with bounded_read.deadline(at, response.shutdown, path):
+            body = bounded_read.read_capped(response, limit)
+        if not 200 <= response.status <= 299:
+            raise ApiException(http_resp=response, body=body.decode(errors="replace"))
+        return body
     if not 200 <= response.status <= 299:
         if stream:
             response.read()
