@@ -97,7 +97,7 @@ def wheelhouse(tmp_path_factory) -> Path | None:
     )
     if result.returncode != 0:
         warnings.warn(
-            f"no wheelhouse, the jobs install online: {result.stderr[-2000:]}", stacklevel=2
+            f"no wheelhouse, the jobs install online: {result.stderr[-2000:]}", stacklevel=1
         )
         return None
     return folder
