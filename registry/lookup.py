@@ -69,6 +69,9 @@ class LookupStats:
     database_queries: int = 0
     database_errors: int = 0
     tracking_losses: int = 0  # the local tier's invalidation stream was lost or refused
+    # Tracking set up while no Sentinel took the failover subscription: a failover is
+    # then noticed by asking the Sentinels, up to a second late.
+    tracking_unsubscribed: int = 0
     local_entries: int = 0
 
 
@@ -185,7 +188,10 @@ class Resolver:
             counts = dict(self._counts)
         if local is not None:
             counts.update(
-                local_hits=local.hits, tracking_losses=local.losses, local_entries=len(local)
+                local_hits=local.hits,
+                tracking_losses=local.losses,
+                tracking_unsubscribed=local.unsubscribed,
+                local_entries=len(local),
             )
         return LookupStats(**counts)
 

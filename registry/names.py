@@ -13,6 +13,7 @@ _LABEL = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?"
 DNS_1123_LABEL = re.compile(_LABEL)
 DNS_1035_LABEL = re.compile(rf"(?=[a-z]){_LABEL}")  # an RFC 1123 label starting with a letter
 MAX_LABEL = 63
+MAX_SUBDOMAIN = 253
 DEFAULT_NAMESPACE = "system"
 DEFAULT_PORT = 8000
 CLUSTER_SUFFIX = ".svc.cluster.local"
@@ -63,6 +64,22 @@ def check_namespace(namespace: str) -> str:
         "namespace",
         "a Kubernetes namespace is a DNS label of lower-case letters, digits and '-'",
     )
+
+
+def check_object_name(name: str, what: str) -> str:
+    """Return ``name`` if it is a DNS subdomain (RFC 1123), the name of most Kubernetes
+    objects (a Lease, a ConfigMap): labels joined by '.', at most 253 characters."""
+    if (
+        not name
+        or len(name) > MAX_SUBDOMAIN
+        or not all(DNS_1123_LABEL.fullmatch(label) for label in name.split("."))
+    ):
+        raise InvalidName(
+            f"invalid {what} {_shown(name)}: a Kubernetes object name is lower-case letters, "
+            f"digits, '-' and '.', starting and ending with a letter or digit, at most "
+            f"{MAX_SUBDOMAIN} characters"
+        )
+    return name
 
 
 def _dns_label(value: str, what: str, rule: str) -> str:

@@ -12,7 +12,8 @@ Two forms (docs/architecture.md, "Cache protocol"):
   ``sentinel_username`` and ``sentinel_password`` authenticate to the Sentinels
   (they have their own ``requirepass``); any other option is a redis-py URL
   option for the master connections. Every connection asks a Sentinel for the
-  master's address first, so new connections follow a failover.
+  master's address first, so new connections follow a failover; the router's
+  client-tracking tier also hears of one at once (``failover_subscription``).
 
 A URL may hold passwords: no error message quotes any part of it, and
 ``RedisUrl.redact`` takes them out of driver messages.
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 SENTINEL_SCHEME = "redis+sentinel"
 DEFAULT_SENTINEL_PORT = 26379
 SENTINEL_OPTIONS = ("sentinel_username", "sentinel_password")
+# What a Sentinel publishes once it names another master of a service (a failover).
+SWITCH_MASTER = "+switch-master"
 FORMS = (
     "redis://[:PASSWORD@]HOST:PORT/DB, or "
     "redis+sentinel://[:PASSWORD@]SENTINEL:PORT[,SENTINEL:PORT...]/SERVICE_NAME[/DB]"
@@ -314,6 +317,43 @@ def current_master(pool: redis.ConnectionPool) -> tuple[str, int] | None:
     closes the pool's idle connections to a master that is no longer the master."""
     ask = getattr(pool, "get_master_address", None)  # SentinelConnectionPool only
     return None if ask is None else ask()
+
+
+def failover_subscription(pool: redis.ConnectionPool) -> redis.Connection | None:
+    """For a Sentinel URL, a connection to the first of its Sentinels that takes the
+    subscription, subscribed to their announcement of a new master (``+switch-master``,
+    read with ``announces_failover``); None for a direct URL. It has the Sentinels'
+    credentials and timeouts (``sentinel_username``, ``sentinel_password``). Raises the
+    last Sentinel's error when none took it; the caller closes it with ``disconnect()``.
+    """
+    manager = getattr(pool, "sentinel_manager", None)
+    if manager is None:
+        return None
+    failure: Exception = ConnectionError("no Sentinel")  # parse() let no such URL through
+    for sentinel in manager.sentinels:
+        sentinel_pool = sentinel.connection_pool
+        # RESP2 and no client-side health check, as a subscriber's messages need.
+        options = {**sentinel_pool.connection_kwargs, "protocol": 2, "health_check_interval": 0}
+        connection = sentinel_pool.connection_class(**options)
+        try:
+            connection.connect()
+            connection.send_command("SUBSCRIBE", SWITCH_MASTER)
+            connection.read_response()  # the confirmation, or the refusal raised
+        except Exception as error:  # redis-py raises more than RedisError on odd answers
+            connection.disconnect()
+            failure = error
+            continue
+        return connection
+    raise failure
+
+
+def announces_failover(pool: redis.ConnectionPool, reply: object) -> bool:
+    """Whether ``reply``, read from a ``failover_subscription``, says that the pool's
+    service has a new master (``<service> <old ip> <old port> <new ip> <new port>``)."""
+    if not (isinstance(reply, list) and len(reply) == 3 and reply[0] in (b"message", "message")):
+        return False  # the subscription's confirmation or a PONG
+    data = reply[2].decode("utf-8", "replace") if isinstance(reply[2], bytes) else reply[2]
+    return data.partition(" ")[0] == pool.service_name
 
 
 def disconnect(pool: redis.ConnectionPool) -> None:

@@ -83,9 +83,16 @@ class SentinelTopology:
         return redis.Redis(port=server.port, password=password or None)
 
     def master_port(self) -> int:
-        """The master's port as the Sentinel names it now."""
+        """The master's port as the Sentinel names it to redis-py (SENTINEL MASTERS): the
+        new one once it has published +switch-master. (GET-MASTER-ADDR-BY-NAME names the
+        promoted replica earlier, while the failover still reconfigures replicas.)"""
         with self.client(self.sentinel) as sentinel:
-            return int(sentinel.sentinel_get_master_addr_by_name(SERVICE)[1])
+            return int(sentinel.sentinel_masters()[SERVICE]["port"])
+
+    def tracked_by(self, server: RedisServer) -> bool:
+        """Whether one client tracks keys on ``server`` (the Sentinel's do not)."""
+        with self.client(server) as client:
+            return sum("t" in c["flags"] for c in client.client_list()) == 1
 
     def start(self) -> SentinelTopology:
         self.master.start()

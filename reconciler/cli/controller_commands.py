@@ -153,6 +153,9 @@ def controller(
         )
     for name in wanted:
         names.check_environment(name)
+    names.check_object_name(lease_name, "lease name")
+    if lease_namespace is not None:
+        names.check_namespace(lease_namespace)
     reconciler_controller.run(
         reconciler_controller.Settings(
             environments=tuple(dict.fromkeys(wanted)),

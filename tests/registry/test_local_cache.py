@@ -34,6 +34,7 @@ from tests.helpers import (
     synced,
     wait_for,
 )
+from tests.redis_sentinel import SentinelTopology
 
 
 def source(resolver, model=MODEL):
@@ -293,8 +294,10 @@ def test_an_invalidation_between_the_redis_read_and_the_store_wins(
             assert source(resolver) == "redis"
 
 
-def test_a_push_not_yet_read_already_stops_local_answers(redis_url, cache, monkeypatch):
-    """The reader thread may wait for the GIL or a CPU: the socket is checked on each hit."""
+@pytest.fixture
+def held_reader(monkeypatch):
+    """The tracking thread reads nothing until the returned event is set (set it before
+    closing the tier: close() waits for the thread)."""
     released = threading.Event()
     original = LocalCache._read
 
@@ -303,6 +306,12 @@ def test_a_push_not_yet_read_already_stops_local_answers(redis_url, cache, monke
         original(self)
 
     monkeypatch.setattr(LocalCache, "_read", held_read)
+    return released
+
+
+def test_a_push_not_yet_read_already_stops_local_answers(redis_url, cache, held_reader):
+    """The reader thread may wait for the GIL or a CPU: the socket is checked on each hit."""
+    released = held_reader
     route = Route(MODEL, ENV, "system", ENDPOINT, "ready")
     tier = LocalCache(cache, 10)
     try:
@@ -317,6 +326,29 @@ def test_a_push_not_yet_read_already_stops_local_answers(redis_url, cache, monke
     finally:
         released.set()
         tier.close()
+
+
+def test_an_unread_sentinel_announcement_already_stops_local_answers(tmp_path, held_reader):
+    """As a push on the tracking socket: Sentinel's +switch-master is checked on each hit."""
+    sentinel = SentinelTopology(tmp_path, stubborn_master=True).start()
+    cache = Cache(sentinel.url)
+    tier = LocalCache(cache, 10, health_interval=600)  # asking the Sentinels is not what sees
+    try:
+        wait_for(lambda: tier.active, "tracking")
+        assert tier.store(KEY, b"old", tier.epoch)
+        assert tier.get(KEY) == b"old"
+        # No key changes and the stubborn old master keeps its connections: only the
+        # Sentinel's socket has something to read.
+        sentinel.failover()
+        assert tier.get(KEY) is ABSENT
+        held_reader.set()
+        wait_for(lambda: sentinel.tracked_by(sentinel.replica), "tracking on the new master")
+        assert len(tier) == 0
+    finally:
+        held_reader.set()
+        tier.close()
+        cache.close()
+        sentinel.stop()
 
 
 @pytest.mark.parametrize("value", POISONED.values(), ids=POISONED.keys())

@@ -29,6 +29,19 @@ def test_service_name_must_fit_63_characters():
         names.check_model_name(name + "x", "production")
 
 
+@pytest.mark.parametrize("name", ["vllm-model-registry-controller", "a", "leases.example.com"])
+def test_valid_object_names(name):
+    assert names.check_object_name(name, "lease name") == name
+
+
+@pytest.mark.parametrize(
+    "name", ["", "Upper", "../x", "a/b", "a..b", ".a", "a.", "a b", "\u0430", "a" * 254]
+)
+def test_invalid_object_names(name):
+    with pytest.raises(InvalidName, match="invalid lease name .*: a Kubernetes object name"):
+        names.check_object_name(name, "lease name")
+
+
 def test_convention_endpoint():
     assert (
         names.convention_endpoint("mistral-7b", "staging", "inference")

@@ -7,13 +7,24 @@ from __future__ import annotations
 import json
 
 import pytest
+import redis
 
 from registry import redis_url
 from registry.cache import Cache
 from registry.errors import CacheUnavailable, InvalidSetting, ModelNotReady
+from registry.local_cache import ABSENT, LocalCache
 from registry.lookup import Resolver
 from registry.redact import WITHHELD
-from tests.helpers import ENDPOINT, ENV, KEY, MODEL, free_port, register, set_status, wait_for
+from tests.helpers import (
+    ENDPOINT,
+    ENV,
+    KEY,
+    MODEL,
+    free_port,
+    register,
+    set_status,
+    wait_for,
+)
 from tests.redis_sentinel import SERVICE, SentinelTopology
 
 PASSWORD = "m4ster/pw"  # '/' must be percent-encoded in the URL
@@ -173,19 +184,15 @@ def test_the_resolver_and_a_long_lived_writer_follow_a_failover(conn, database_u
         resolver.flush()
         return resolver.resolve_with_source(MODEL, ENV)[1]
 
-    def tracked_by(server):  # the Sentinel has its own pubsub connection on each server
-        with sentinel.client(server) as client:
-            return sum("t" in c["flags"] for c in client.client_list()) == 1
-
     try:
         register(conn, cache=writer)
         wait_for(lambda: source() == "local", "a local copy")
-        assert tracked_by(sentinel.master)
+        assert sentinel.tracked_by(sentinel.master)
 
         sentinel.failover()
         # The old master still answers and takes writes, but the tier drops its copies and
         # tracks the new master.
-        wait_for(lambda: tracked_by(sentinel.replica), "tracking on the new master")
+        wait_for(lambda: sentinel.tracked_by(sentinel.replica), "tracking on the new master")
         assert resolver.stats.tracking_losses >= 1
         wait_for(lambda: source() == "local", "a local copy read from the new master")
         # The writer's pooled connections still lead to the old master: an invalidation
@@ -210,3 +217,113 @@ def test_a_dead_sentinel_fails_the_lookup_over_to_the_database(conn, database_ur
     with pytest.raises(CacheUnavailable) as raised:
         Cache(sentinel.url).ping()
     assert "via Sentinel" in str(raised.value) and SENTINEL_PASSWORD not in str(raised.value)
+
+
+# --- the tracking tier hears of a failover from a Sentinel ---
+
+ASKED_RARELY = 600  # seconds: asking the Sentinels for the master cannot be what notices
+
+
+def lookup(tier: LocalCache, cache: Cache) -> tuple[object, str]:
+    """One lookup as the Resolver makes it: memory, else Redis (kept unless invalidated)."""
+    held = tier.get(KEY)
+    if held is not ABSENT:
+        return held, "local"
+    epoch = tier.epoch
+    value = cache.read(ENV, MODEL)[0]
+    tier.store(KEY, value, epoch)
+    return value, "redis"
+
+
+def test_a_failover_announced_by_the_sentinel_moves_the_tier_at_once(stubborn):
+    sentinel, cache = stubborn, Cache(stubborn.url)
+    tier = LocalCache(cache, 10, health_interval=ASKED_RARELY)
+    try:
+        with sentinel.client(sentinel.master) as old_master:
+            old_master.set(KEY, b"old")
+        wait_for(lambda: lookup(tier, cache) == (b"old", "local"), "a local copy")
+        assert tier.unsubscribed == 0
+
+        sentinel.failover()  # returns once the Sentinel names the new master to redis-py
+        with sentinel.client(sentinel.replica) as new_master:
+            new_master.set(KEY, b"new")
+        # The old master still answers and its tracking connection pushed nothing, but
+        # the announcement reached this host before the write: no old copy, not once.
+        assert tier.get(KEY) is ABSENT
+        wait_for(lambda: sentinel.tracked_by(sentinel.replica), "tracking on the new master")
+        wait_for(lambda: lookup(tier, cache) == (b"new", "local"), "a copy from the new master")
+        assert not sentinel.tracked_by(sentinel.master)
+        assert tier.losses == 1  # the failover; the tier came back once, on the new master
+    finally:
+        tier.close()
+        cache.close()
+
+
+def test_a_lost_sentinel_subscription_is_set_up_again_with_tracking(sentinel):
+    cache = Cache(sentinel.url)
+    tier = LocalCache(cache, 10, health_interval=ASKED_RARELY)
+    try:
+        with sentinel.client(sentinel.sentinel) as admin:
+
+            def subscribers():
+                return [c["id"] for c in admin.client_list(_type="pubsub")]
+
+            wait_for(lambda: tier.active, "tracking")
+            [subscriber] = subscribers()
+            admin.client_kill_filter(_id=subscriber)
+            # Nothing would tell of a failover now: the tier stops until it is subscribed again.
+            wait_for(lambda: tier.losses == 1, "the loss to be noticed")
+            wait_for(lambda: tier.active, "tracking again")
+            [renewed] = subscribers()
+            assert renewed != subscriber
+            assert tier.unsubscribed == 0
+    finally:
+        tier.close()
+        cache.close()
+
+
+def test_without_a_sentinel_subscription_tracking_asks_the_sentinels(conn, database_url, sentinel):
+    # A Sentinel user that may ask for the master but not subscribe: every Sentinel refuses.
+    with sentinel.client(sentinel.sentinel) as admin:
+        admin.execute_command(
+            "ACL", "SETUSER", "asker", "on", ">asker-pw", "+@all", "-subscribe", "-psubscribe"
+        )
+    url = f"{sentinel.url.partition('?')[0]}?sentinel_username=asker&sentinel_password=asker-pw"
+    cache = Cache(url)
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        redis_url.failover_subscription(cache.client.connection_pool)
+    register(conn)
+    with Resolver(database_url, cache=cache, cache_retry_interval=0) as resolver:
+
+        def source():
+            resolver.flush()
+            return resolver.resolve_with_source(MODEL, ENV)[1]
+
+        wait_for(lambda: source() == "local", "a local copy")
+        assert resolver.stats.tracking_unsubscribed == 1
+        assert resolver.stats.tracking_losses == 0  # tracking itself is whole
+
+        sentinel.failover()
+        wait_for(lambda: sentinel.tracked_by(sentinel.replica), "tracking on the new master")
+        wait_for(lambda: source() == "local", "a copy from the new master")
+        assert resolver.stats.tracking_unsubscribed == 2  # set up twice, asking each time
+
+
+def test_a_direct_url_has_no_failover_subscription():
+    pool = redis_url.parse(f"redis://127.0.0.1:{free_port()}/0").pool()  # nothing listens
+    assert redis_url.failover_subscription(pool) is None
+
+
+@pytest.mark.parametrize(
+    ("reply", "announces"),
+    [
+        ([b"message", b"+switch-master", f"{SERVICE} 10.0.0.1 6379 10.0.0.2 6379".encode()], True),
+        ([b"message", b"+switch-master", b"other-service 10.0.0.1 6379 10.0.0.2 6379"], False),
+        ([b"message", b"+switch-master", f"{SERVICE}x 10.0.0.1 1 10.0.0.2 1".encode()], False),
+        ([b"subscribe", b"+switch-master", 1], False),
+        ([b"pong", b""], False),
+    ],
+)
+def test_only_a_new_master_of_our_service_is_a_failover(reply, announces):
+    pool = redis_url.parse(f"redis+sentinel://127.0.0.1:{free_port()}/{SERVICE}").pool()
+    assert redis_url.announces_failover(pool, reply) is announces

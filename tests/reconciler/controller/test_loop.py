@@ -349,6 +349,8 @@ def test_user_mistakes_are_one_line_errors(cli, kube):
         (("-e", ENV, "--resync", "inf"), "invalid resync 'inf'"),
         (("-e", ENV, "--mass-unroute-confirm", "90000"), "at most 86400"),
         (("-e", ENV, "--metrics-port", "70000"), "invalid metrics port 70000"),
+        (("-e", ENV, "--lease-name", "../leases/x"), "invalid lease name '../leases/x'"),
+        (("-e", ENV, "--lease-namespace", "Kube System"), "invalid namespace 'Kube System'"),
     ):
         result = cli("controller", *args)
         assert result.returncode == 1, args

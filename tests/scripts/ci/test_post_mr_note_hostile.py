@@ -142,3 +142,29 @@ def test_a_flaky_gitlab_is_a_warning_not_a_failed_plan(tmp_path, hostile, method
     if path == NOTES:  # the notes could not be read, or the post failed: said which
         assert result.stdout.startswith("warning: could not post the plan"), result.stdout
         assert f"{method} {NOTES}: " in result.stdout
+
+
+def oversized(handler) -> None:
+    """A 40 MiB answer: past MAX_BODY, whatever it would parse to."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(40 << 20))
+    handler.end_headers()
+    try:
+        for _ in range(40):
+            handler.wfile.write(b" " * (1 << 20))
+    except OSError:  # the script stopped reading at the cap and hung up
+        pass
+    handler.close_connection = True
+
+
+def test_an_answer_past_the_body_cap_is_not_read_to_its_end(tmp_path, hostile):
+    from scripts.ci.post_mr_note import MAX_BODY
+
+    gitlab = hostile()
+    gitlab.routes[("GET", NOTES)] = oversized
+    result = post(tmp_path, gitlab, "the plan", "production")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("warning: could not post the plan"), result.stdout
+    assert f"GET {NOTES}: an answer of more than {MAX_BODY} bytes" in result.stdout
+    assert gitlab.bodies() == []  # nothing posted on a GitLab that cannot be read
