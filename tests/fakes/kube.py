@@ -316,6 +316,12 @@ class FakeKube:
         with self.lock:
             self.failures.append(Failure(status, times, kind, retry_after))
 
+    def watching(self, kind: str, namespace: str) -> bool:
+        """Whether a watch of ``kind`` in ``namespace`` is open: a change made now reaches it
+        (a client logs that it observes a kind after its list, before its watch opens)."""
+        with self.lock:
+            return any(w.kind == kind and w.namespace == namespace for w in self.watches)
+
     def drop_watches(self) -> None:
         """Reset the connection of every open watch, as a restarting API server does."""
         with self.lock:

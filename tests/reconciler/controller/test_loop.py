@@ -184,7 +184,8 @@ def test_an_event_missed_while_the_watch_dropped_is_corrected_by_the_relist(
     deploy(kube, vllm, "mistral-7b")
     applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
     controller = start("--no-probe")
-    controller.wait_log("observing services in namespace system")
+    # Missed by an open watch: one that opened after the change would resume past it.
+    wait_for(lambda: kube.watching("deployments", "system"), "the deployments watch")
     kube.miss_next_event()
     unhealthy(kube, "llama-2-7b")  # no watch hears of it
     kube.drop_watches()
@@ -198,11 +199,11 @@ def test_the_periodic_resync_corrects_a_missed_event_on_a_live_watch(
     deploy(kube, vllm, "llama-2-7b")
     deploy(kube, vllm, "mistral-7b")
     applied(cli, manifest_file(tmp_path, ENV, "llama-2-7b", "mistral-7b"))
-    controller = start("--no-probe", "--resync", "3")
-    controller.wait_log("observing services in namespace system")
+    start("--no-probe", "--resync", "3")
+    wait_for(lambda: kube.watching("deployments", "system"), "the deployments watch")
     kube.miss_next_event()
     unhealthy(kube, "llama-2-7b")
-    becomes(conn, "llama-2-7b", "pending", timeout=10)
+    becomes(conn, "llama-2-7b", "pending")  # within WAIT, long before the default resync
 
 
 def test_an_informer_resuming_from_an_expired_resource_version_gets_gone(kube):
