@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InvalidSetting
-from .redact import redact_urls
+from .names import shown
 
 DEFAULT_CACHE_TTL = 120
 MAX_CACHE_TTL = 86_400
@@ -140,11 +140,9 @@ class _Reader:
             value = int(text)
             if minimum <= value <= maximum:
                 return value
-        # repr: no control characters; redacted before it is cut (a cut URL shows its password)
-        shown = f"{redact_urls(text)[:40]!r}{'...' if len(text) > 40 else ''}"
         raise InvalidSetting(
-            f"invalid {name} {shown}: use a whole number of {unit} from {minimum} to {maximum} "
-            f"written in ASCII digits (default {default}), or unset it"
+            f"invalid {name} {shown(text)}: use a whole number of {unit} from {minimum} to "
+            f"{maximum} written in ASCII digits (default {default}), or unset it"
         )
 
     def switch(self, name: str) -> bool | None:
@@ -154,6 +152,6 @@ class _Reader:
             return None
         if text not in ("0", "1"):
             raise InvalidSetting(
-                f"invalid {name} {redact_urls(text)[:40]!r}: use 1 (on) or 0 (off), or unset it"
+                f"invalid {name} {shown(text)}: use 1 (on) or 0 (off), or unset it"
             )
         return text == "1"

@@ -12,7 +12,6 @@ command imported it, so ``sys.modules`` says which ones to check.
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
 
@@ -66,6 +65,8 @@ def _cut_quoted(message: str) -> str:
     REGISTRY_NO_COLOR made a 100 KB line)."""
 
     def cut(match: re.Match[str]) -> str:
+        import ast  # only for a message that quotes a long value: not at start-up
+
         literal = match.group()
         if len(literal) <= names.SHOWN + 2:
             return literal
